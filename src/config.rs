@@ -1,0 +1,323 @@
+//! The gateway's typed configuration.
+//!
+//! Sources, later ones winning: built-in defaults, a TOML file (`--config`,
+//! else `/etc/wago/wago.toml` when it exists), then `WAGO_*` environment
+//! variables. The merged table is parsed (unknown keys are errors naming the
+//! key), then validated (bad values are errors naming the key). Nothing here
+//! is global: `daemon` passes the parts down.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Where the packaged config lives; read only when it exists.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/wago/wago.toml";
+/// Data directory when neither config nor systemd says otherwise.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+/// LAN clients are not trusted until the operator says so: loopback by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:1337";
+/// Large enough for base64 media (a 16 MB video is ~22 MB as base64).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
+/// Time a client has to send its request headers.
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// Time a client has to send the whole request body.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 60;
+/// Time in-flight requests get to finish on shutdown.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
+/// redb page cache in MiB: small, for a 512 MB board.
+pub const DEFAULT_CACHE_MIB: u64 = 4;
+
+/// A secret string: `Debug` and `Display` print a mask, never the value.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The value itself; call only where it is used, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory holding `wago.redb` and `admin-token`.
+    pub data_dir: PathBuf,
+    /// Address the HTTP API listens on. Loopback unless the box is set up for the LAN.
+    pub listen: String,
+    /// Admin token; when absent one is generated on first start and shown once.
+    pub admin_token: Option<Secret>,
+    /// Log filter (`info`, `wago=debug`, ...), tracing's EnvFilter syntax.
+    pub log: String,
+    /// HTTP server limits.
+    pub http: HttpConfig,
+    /// Store tuning.
+    pub store: StoreConfig,
+}
+
+/// HTTP server limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest request body accepted; larger ones get a 413.
+    pub max_body_bytes: u64,
+    /// Seconds a client has to send its headers.
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send its whole body.
+    pub body_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+/// Store tuning.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// redb page cache, MiB.
+    pub cache_mib: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            listen: DEFAULT_LISTEN.into(),
+            admin_token: None,
+            log: "info".into(),
+            http: HttpConfig::default(),
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_timeout_secs: DEFAULT_HEADER_TIMEOUT_SECS,
+            body_timeout_secs: DEFAULT_BODY_TIMEOUT_SECS,
+            shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            cache_mib: DEFAULT_CACHE_MIB,
+        }
+    }
+}
+
+/// `$STATE_DIRECTORY` (set by systemd's `StateDirectory=`) or `./data`.
+fn default_data_dir() -> PathBuf {
+    match std::env::var("STATE_DIRECTORY") {
+        Ok(v) if !v.is_empty() => PathBuf::from(v.split(':').next().unwrap_or(&v)),
+        _ => PathBuf::from(DEFAULT_DATA_DIR),
+    }
+}
+
+/// A configuration error; every variant names the key or file at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    /// The file is not valid TOML.
+    #[error("config file {path}: {reason}")]
+    Syntax { path: PathBuf, reason: String },
+    /// A key is unknown or has the wrong type.
+    #[error("config key `{key}`: {reason}")]
+    Key { key: String, reason: String },
+    /// An environment variable is unknown or has a bad value.
+    #[error("environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+}
+
+/// The kind of value an environment override carries.
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Int,
+}
+
+/// `WAGO_*` variables and the keys they set.
+const ENV_KEYS: &[(&str, &str, Kind)] = &[
+    ("WAGO_DATA_DIR", "data_dir", Kind::Str),
+    ("WAGO_LISTEN", "listen", Kind::Str),
+    ("WAGO_ADMIN_TOKEN", "admin_token", Kind::Str),
+    ("WAGO_LOG", "log", Kind::Str),
+    ("WAGO_MAX_BODY_BYTES", "http.max_body_bytes", Kind::Int),
+    (
+        "WAGO_HEADER_TIMEOUT_SECS",
+        "http.header_timeout_secs",
+        Kind::Int,
+    ),
+    (
+        "WAGO_BODY_TIMEOUT_SECS",
+        "http.body_timeout_secs",
+        Kind::Int,
+    ),
+    (
+        "WAGO_SHUTDOWN_GRACE_SECS",
+        "http.shutdown_grace_secs",
+        Kind::Int,
+    ),
+    ("WAGO_CACHE_MIB", "store.cache_mib", Kind::Int),
+];
+
+/// Variables that are not config keys but belong to wago.
+const ENV_OTHER: &[&str] = &["WAGO_CONFIG"];
+
+impl Config {
+    /// Loads the configuration: `path` if given (it must exist), else the
+    /// default path if it exists, else defaults; then the environment.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table = match path {
+            Some(p) => read_table(p)?,
+            None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
+                read_table(Path::new(DEFAULT_CONFIG_PATH))?
+            }
+            None => toml::Table::new(),
+        };
+        apply_env(&mut table, env)?;
+        let cfg: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                ConfigError::Key {
+                    key: e.path().to_string(),
+                    reason: e.inner().to_string(),
+                }
+            })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The listen address, validated.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|e| ConfigError::Key {
+            key: "listen".into(),
+            reason: format!("`{}` is not an address:port ({e})", self.listen),
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        let key = |key: &str, reason: &str| ConfigError::Key {
+            key: key.into(),
+            reason: reason.into(),
+        };
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(key("data_dir", "must not be empty"));
+        }
+        if let Some(t) = &self.admin_token {
+            if t.expose().len() < 16 {
+                return Err(key("admin_token", "must be at least 16 characters"));
+            }
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            return Err(key("log", &e.to_string()));
+        }
+        let h = &self.http;
+        if !(1024..=1 << 30).contains(&h.max_body_bytes) {
+            return Err(key(
+                "http.max_body_bytes",
+                "must be between 1024 and 1073741824",
+            ));
+        }
+        for (k, v) in [
+            ("http.header_timeout_secs", h.header_timeout_secs),
+            ("http.body_timeout_secs", h.body_timeout_secs),
+            ("http.shutdown_grace_secs", h.shutdown_grace_secs),
+        ] {
+            if !(1..=3600).contains(&v) {
+                return Err(key(k, "must be between 1 and 3600 seconds"));
+            }
+        }
+        if !(1..=1024).contains(&self.store.cache_mib) {
+            return Err(key("store.cache_mib", "must be between 1 and 1024"));
+        }
+        Ok(())
+    }
+}
+
+fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+}
+
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (var, raw) in env {
+        if !var.starts_with("WAGO_") || ENV_OTHER.contains(&var.as_str()) {
+            continue;
+        }
+        let Some(&(_, key, kind)) = ENV_KEYS.iter().find(|(v, _, _)| *v == var) else {
+            let known: Vec<&str> = ENV_KEYS.iter().map(|(v, _, _)| *v).collect();
+            return Err(ConfigError::Env {
+                var,
+                reason: format!("unknown; known variables: {}", known.join(", ")),
+            });
+        };
+        let value = match kind {
+            Kind::Str => toml::Value::String(raw),
+            Kind::Int => match raw.trim().parse::<i64>() {
+                Ok(n) => toml::Value::Integer(n),
+                Err(_) => {
+                    return Err(ConfigError::Env {
+                        var,
+                        reason: format!("sets `{key}`, which needs a whole number"),
+                    });
+                }
+            },
+        };
+        let mut parts = key.split('.').peekable();
+        let mut cur = &mut *table;
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                cur.insert(part.to_string(), value);
+                break;
+            }
+            let entry = cur
+                .entry(part.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            cur = match entry {
+                toml::Value::Table(t) => t,
+                _ => {
+                    return Err(ConfigError::Key {
+                        key: part.into(),
+                        reason: "must be a table".into(),
+                    });
+                }
+            };
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

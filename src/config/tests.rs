@@ -1,0 +1,88 @@
+//! Config parsing and validation: every error names its key.
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load_str(toml_text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("wago.toml");
+    std::fs::write(&path, toml_text).expect("write config");
+    Config::load(Some(&path), env(vars))
+}
+
+#[test]
+fn defaults_need_no_file() {
+    let cfg = load_str("", &[]).expect("defaults");
+    assert_eq!(cfg.listen, DEFAULT_LISTEN);
+    assert_eq!(cfg.http.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+    assert!(cfg.admin_token.is_none());
+}
+
+#[test]
+fn file_then_env_override() {
+    let cfg = load_str(
+        "listen = \"127.0.0.1:9000\"\n[http]\nmax_body_bytes = 2048\n",
+        &[("WAGO_LISTEN", "127.0.0.1:9001"), ("WAGO_CACHE_MIB", "8")],
+    )
+    .expect("load");
+    assert_eq!(cfg.listen, "127.0.0.1:9001");
+    assert_eq!(cfg.http.max_body_bytes, 2048);
+    assert_eq!(cfg.store.cache_mib, 8);
+}
+
+#[test]
+fn errors_name_the_key() {
+    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        ("lisen = \"x\"", &[], "lisen"),
+        ("[http]\nmax_body_bytez = 1", &[], "max_body_bytez"),
+        (
+            "[http]\nmax_body_bytes = \"big\"",
+            &[],
+            "http.max_body_bytes",
+        ),
+        ("listen = \"nope\"", &[], "listen"),
+        ("[http]\nmax_body_bytes = 10", &[], "http.max_body_bytes"),
+        (
+            "[http]\nshutdown_grace_secs = 0",
+            &[],
+            "http.shutdown_grace_secs",
+        ),
+        ("admin_token = \"short\"", &[], "admin_token"),
+        ("log = \"wago=lots[\"", &[], "log"),
+        ("", &[("WAGO_LISTN", "1")], "WAGO_LISTN"),
+        (
+            "",
+            &[("WAGO_MAX_BODY_BYTES", "lots")],
+            "WAGO_MAX_BODY_BYTES",
+        ),
+        ("listen = ", &[], "wago.toml"),
+    ];
+    for (text, vars, needle) in cases {
+        let err = load_str(text, vars).expect_err(text);
+        assert!(
+            err.to_string().contains(needle),
+            "{text:?}: {err} lacks {needle}"
+        );
+    }
+}
+
+#[test]
+fn missing_explicit_file_is_an_error() {
+    let err = Config::load(Some(Path::new("/nonexistent/wago.toml")), env(&[]))
+        .expect_err("missing file");
+    assert!(err.to_string().contains("/nonexistent/wago.toml"), "{err}");
+}
+
+#[test]
+fn secrets_are_masked_in_debug() {
+    let cfg = load_str("admin_token = \"super-secret-admin-token\"", &[]).expect("load");
+    let dbg = format!("{cfg:?}");
+    assert!(!dbg.contains("super-secret-admin-token"), "{dbg}");
+    assert!(dbg.contains("***"));
+}

@@ -1,0 +1,1 @@
+//! redb implementation of whatsapp-rust's storage `Backend` (work in progress).

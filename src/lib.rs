@@ -1,0 +1,25 @@
+//! wago: a WhatsApp HTTP API gateway for a small box on a shop counter.
+//!
+//! # Layout, in the order data flows
+//!
+//! ```text
+//!  LAN client ──HTTP──▶ server ─▶ api ─▶ engine ──▶ WhatsApp
+//!                                   │       │
+//!                                   ▼       ▼
+//!  WhatsApp ──▶ engine ──────────▶ store (+ outbox) ──▶ webhook delivery ──▶ LAN receivers
+//! ```
+//!
+//! - [`config`]: the typed configuration (TOML file, `WAGO_*` environment, defaults).
+//! - [`server`]: the hyper 1 HTTP server: accept loop, timeouts, body limits, shutdown.
+//! - [`api`]: routing, auth, the JSON envelope and one file per resource.
+//! - [`engine`]: the only module that imports `whatsapp_rust`; one client per session.
+//! - [`store`]: the single redb file: table definitions, schema upgrades, domain methods.
+//! - [`daemon`]: `wago serve`: wires the parts together under one cancellation token.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod daemon;
+pub mod engine;
+pub mod server;
+pub mod store;

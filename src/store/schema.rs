@@ -1,0 +1,71 @@
+//! Schema versions and their numbered upgrade steps.
+//!
+//! `meta["schema_version"]` holds the number of the last step applied. On
+//! open, every later step runs in one write transaction, so an upgrade either
+//! happens entirely or not at all. Steps are append-only: never edit a
+//! released step, add a new one.
+
+use super::StoreError;
+use super::tables::*;
+use redb::{Database, ReadableTable, WriteTransaction};
+
+type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
+
+/// The upgrade steps, in order. Step `i` (1-based) brings the schema to version `i`.
+const STEPS: &[Step] = &[step_1_core];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u64 = STEPS.len() as u64;
+
+const VERSION_KEY: &str = "schema_version";
+
+/// Step 1: sessions and tokens.
+fn step_1_core(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(SETTINGS)?;
+    tx.open_table(SESSION_RECORD)?;
+    tx.open_table(TOKENHASH_SESSION)?;
+    Ok(())
+}
+
+/// Brings `db` to [`SCHEMA_VERSION`], or refuses a file from a newer build.
+pub fn upgrade(db: &Database) -> Result<u64, StoreError> {
+    let tx = db.begin_write()?;
+    let found = {
+        let meta = tx.open_table(META)?;
+        meta.get(VERSION_KEY)?.map(|v| v.value()).unwrap_or(0)
+    };
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, step) in STEPS.iter().enumerate().skip(found as usize) {
+        step(&tx)?;
+        tracing::info!(step = i + 1, "store schema upgraded");
+    }
+    tx.open_table(META)?.insert(VERSION_KEY, SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(SCHEMA_VERSION)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upgrade_is_idempotent_and_refuses_newer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Database::create(dir.path().join("t.redb")).expect("create");
+        assert_eq!(upgrade(&db).expect("first"), SCHEMA_VERSION);
+        assert_eq!(upgrade(&db).expect("second"), SCHEMA_VERSION);
+        let tx = db.begin_write().expect("tx");
+        tx.open_table(META)
+            .expect("meta")
+            .insert(VERSION_KEY, SCHEMA_VERSION + 1)
+            .expect("insert");
+        tx.commit().expect("commit");
+        let err = upgrade(&db).expect_err("newer schema must be refused");
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+    }
+}

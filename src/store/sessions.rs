@@ -1,0 +1,257 @@
+//! Sessions (one WhatsApp account each) and their tokens.
+//!
+//! Tokens are never stored: only their SHA-256, which indexes the session.
+//! Lookups hash the presented token, find the candidate by hash and then
+//! compare the hashes in constant time.
+
+use super::tables::*;
+use super::{Store, StoreError};
+use redb::{ReadableDatabase, ReadableTable};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A session as stored.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Stable id, used in admin routes and as the key prefix of everything the session owns.
+    pub id: String,
+    /// Human name given at creation ("till", "reception").
+    pub name: String,
+    /// SHA-256 of the session token, hex.
+    pub token_sha256: String,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+    /// Webhook URL given at creation, if any.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// Event filter given at creation.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("token_sha256", &"***")
+            .field("created_at", &self.created_at)
+            .field("webhook_url", &self.webhook_url)
+            .field("events", &self.events)
+            .finish()
+    }
+}
+
+/// SHA-256 of a token.
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+const ADMIN_HASH_KEY: &str = "admin_token_sha256";
+
+fn decode(bytes: &[u8]) -> Result<SessionRecord, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        table: "session_record",
+        reason: e.to_string(),
+    })
+}
+
+fn encode(rec: &SessionRecord) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(rec).map_err(|e| StoreError::Db(e.to_string()))
+}
+
+impl Store {
+    /// The stored admin token hash, if one was generated before.
+    pub async fn admin_token_hash(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        self.run(|db| {
+            let tx = db.begin_read()?;
+            let t = tx.open_table(SETTINGS)?;
+            Ok(t.get(ADMIN_HASH_KEY)?
+                .and_then(|v| <[u8; 32]>::try_from(v.value()).ok()))
+        })
+        .await
+    }
+
+    /// Stores the admin token hash (first start, generated token).
+    pub async fn set_admin_token_hash(&self, hash: [u8; 32]) -> Result<(), StoreError> {
+        self.run(move |db| {
+            let tx = db.begin_write()?;
+            tx.open_table(SETTINGS)?
+                .insert(ADMIN_HASH_KEY, hash.as_slice())?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Creates a session with `token` (already chosen by the caller).
+    /// Fails with [`StoreError::Conflict`] if the token is taken.
+    pub async fn create_session(
+        &self,
+        rec: SessionRecord,
+        token: &str,
+    ) -> Result<SessionRecord, StoreError> {
+        let hash = hash_token(token);
+        self.run(move |db| {
+            let tx = db.begin_write()?;
+            {
+                let mut idx = tx.open_table(TOKENHASH_SESSION)?;
+                if idx.get(hash.as_slice())?.is_some() {
+                    return Err(StoreError::Conflict("Token"));
+                }
+                let mut recs = tx.open_table(SESSION_RECORD)?;
+                if recs.get(rec.id.as_str())?.is_some() {
+                    return Err(StoreError::Conflict("session id"));
+                }
+                recs.insert(rec.id.as_str(), encode(&rec)?.as_slice())?;
+                idx.insert(hash.as_slice(), rec.id.as_str())?;
+            }
+            tx.commit()?;
+            Ok(rec)
+        })
+        .await
+    }
+
+    /// The session a token belongs to, if any.
+    pub async fn session_by_token(&self, token: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let hash = hash_token(token);
+        self.run(move |db| {
+            let tx = db.begin_read()?;
+            let idx = tx.open_table(TOKENHASH_SESSION)?;
+            let Some(id) = idx.get(hash.as_slice())?.map(|v| v.value().to_string()) else {
+                return Ok(None);
+            };
+            let recs = tx.open_table(SESSION_RECORD)?;
+            let Some(rec) = recs
+                .get(id.as_str())?
+                .map(|v| decode(v.value()))
+                .transpose()?
+            else {
+                return Ok(None);
+            };
+            let stored = hex::decode(&rec.token_sha256).unwrap_or_default();
+            if bool::from(stored.as_slice().ct_eq(hash.as_slice())) {
+                Ok(Some(rec))
+            } else {
+                Ok(None)
+            }
+        })
+        .await
+    }
+
+    /// One session by id.
+    pub async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let id = id.to_string();
+        self.run(move |db| {
+            let tx = db.begin_read()?;
+            let recs = tx.open_table(SESSION_RECORD)?;
+            recs.get(id.as_str())?
+                .map(|v| decode(v.value()))
+                .transpose()
+        })
+        .await
+    }
+
+    /// All sessions, ordered by id.
+    pub async fn list_sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        self.run(|db| {
+            let tx = db.begin_read()?;
+            let recs = tx.open_table(SESSION_RECORD)?;
+            let mut out = Vec::new();
+            for row in recs.iter()? {
+                let (_, v) = row?;
+                out.push(decode(v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Deletes a session and its token. Returns whether it existed.
+    pub async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.run(move |db| {
+            let tx = db.begin_write()?;
+            let existed = {
+                let mut recs = tx.open_table(SESSION_RECORD)?;
+                let removed = recs
+                    .remove(id.as_str())?
+                    .map(|v| decode(v.value()))
+                    .transpose()?;
+                if let Some(rec) = &removed {
+                    if let Ok(hash) = hex::decode(&rec.token_sha256) {
+                        tx.open_table(TOKENHASH_SESSION)?.remove(hash.as_slice())?;
+                    }
+                }
+                removed.is_some()
+            };
+            tx.commit()?;
+            Ok(existed)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DEFAULT_CACHE_BYTES;
+
+    fn rec(id: &str, token: &str) -> SessionRecord {
+        SessionRecord {
+            id: id.into(),
+            name: format!("name-{id}"),
+            token_sha256: hex::encode(hash_token(token)),
+            created_at: 1,
+            webhook_url: None,
+            events: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn create_lookup_delete() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("open");
+        store
+            .create_session(rec("a", "tok-a"), "tok-a")
+            .await
+            .expect("create a");
+        let err = store
+            .create_session(rec("b", "tok-a"), "tok-a")
+            .await
+            .expect_err("duplicate token");
+        assert!(matches!(err, StoreError::Conflict("Token")));
+        assert_eq!(
+            store
+                .session_by_token("tok-a")
+                .await
+                .expect("get")
+                .map(|r| r.id),
+            Some("a".into())
+        );
+        assert!(
+            store
+                .session_by_token("tok-b")
+                .await
+                .expect("get")
+                .is_none()
+        );
+        assert_eq!(store.list_sessions().await.expect("list").len(), 1);
+        assert!(store.delete_session("a").await.expect("delete"));
+        assert!(!store.delete_session("a").await.expect("delete again"));
+        assert!(
+            store
+                .session_by_token("tok-a")
+                .await
+                .expect("get")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn debug_masks_the_token_hash() {
+        let r = rec("a", "secret");
+        assert!(!format!("{r:?}").contains(&r.token_sha256));
+    }
+}
