@@ -225,10 +225,10 @@ impl Config {
         if self.data_dir.as_os_str().is_empty() {
             return Err(key("data_dir", "must not be empty"));
         }
-        if let Some(t) = &self.admin_token {
-            if t.expose().len() < 16 {
-                return Err(key("admin_token", "must be at least 16 characters"));
-            }
+        if let Some(t) = &self.admin_token
+            && t.expose().len() < 16
+        {
+            return Err(key("admin_token", "must be at least 16 characters"));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
             return Err(key("log", &e.to_string()));

@@ -21,5 +21,6 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod event;
 pub mod server;
 pub mod store;

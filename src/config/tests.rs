@@ -38,7 +38,8 @@ fn file_then_env_override() {
 
 #[test]
 fn errors_name_the_key() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         ("lisen = \"x\"", &[], "lisen"),
         ("[http]\nmax_body_bytez = 1", &[], "max_body_bytez"),
         (

@@ -29,6 +29,10 @@ pub enum StoreError {
     /// A stored record could not be decoded.
     #[error("corrupt record in table {table}: {reason}")]
     Corrupt { table: &'static str, reason: String },
+    /// The storage failed (an I/O error, or redb refusing work after one).
+    /// The store reopens the file before its next operation.
+    #[error("storage I/O error: {0}")]
+    Io(String),
     /// Any other redb failure.
     #[error("database error: {0}")]
     Db(String),
@@ -38,27 +42,42 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database must be reopened before it accepts writes again.
+    pub fn needs_reopen(&self) -> bool {
+        matches!(self, StoreError::Full | StoreError::Io(_))
+    }
+
     /// Whether an I/O error means "no space left on device" (or over quota).
     pub fn is_disk_full(err: &std::io::Error) -> bool {
         matches!(err.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
     }
 }
 
-macro_rules! from_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self {
-                StoreError::Db(e.to_string())
-            }
+impl From<redb::TransactionError> for StoreError {
+    fn from(e: redb::TransactionError) -> Self {
+        match e {
+            redb::TransactionError::Storage(s) => s.into(),
+            other => StoreError::Db(other.to_string()),
         }
-    )*};
+    }
 }
-from_redb!(redb::TransactionError, redb::TableError);
+
+impl From<redb::TableError> for StoreError {
+    fn from(e: redb::TableError) -> Self {
+        match e {
+            redb::TableError::Storage(s) => s.into(),
+            other => StoreError::Db(other.to_string()),
+        }
+    }
+}
 
 impl From<redb::StorageError> for StoreError {
     fn from(e: redb::StorageError) -> Self {
         match &e {
             redb::StorageError::Io(io) if Self::is_disk_full(io) => StoreError::Full,
+            redb::StorageError::Io(_) | redb::StorageError::PreviousIo => {
+                StoreError::Io(e.to_string())
+            }
             _ => StoreError::Db(e.to_string()),
         }
     }
@@ -77,6 +96,8 @@ impl From<redb::Error> for StoreError {
     fn from(e: redb::Error) -> Self {
         match e {
             redb::Error::Io(io) if Self::is_disk_full(&io) => StoreError::Full,
+            redb::Error::Io(io) => StoreError::Io(io.to_string()),
+            redb::Error::PreviousIo => StoreError::Io("a previous I/O error".into()),
             other => StoreError::Db(other.to_string()),
         }
     }

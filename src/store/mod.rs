@@ -16,10 +16,21 @@ pub use sessions::{SessionRecord, hash_token};
 
 use redb::{Database, DatabaseError};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "wago.redb";
+
+/// Ballast file kept in the data directory. When the disk fills up it is
+/// deleted, so the store can reopen (redb repairs on reopen, which needs a
+/// little space) and keep serving reads; writes answer "storage full" until
+/// space is freed. Recreated at the next start.
+pub const RESERVE_FILE: &str = ".wago-reserve";
+
+/// Size of the ballast file.
+pub const RESERVE_BYTES: usize = 1024 * 1024;
 
 /// Default page cache: small, because the box may have 512 MB of RAM in all.
 pub const DEFAULT_CACHE_BYTES: usize = 4 * 1024 * 1024;
@@ -31,9 +42,18 @@ pub struct Store {
 }
 
 struct Inner {
-    db: Database,
+    /// The open database. Swapped for a fresh handle after an I/O failure.
+    /// `None` only between closing a broken handle and a successful reopen.
+    db: RwLock<Option<Arc<Database>>>,
+    /// Set when an operation failed with an I/O error: redb then refuses
+    /// every write until the file is reopened (which repairs it).
+    broken: AtomicBool,
     dir: PathBuf,
+    cache_bytes: usize,
 }
+
+/// How long a reopen waits for in-flight operations on the old handle.
+const REOPEN_WAIT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -52,6 +72,125 @@ impl Store {
     /// cannot be created, is read-only, or its disk is full.
     pub fn open(dir: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
         prepare_dir(dir)?;
+        let db = open_db(dir, cache_bytes)?;
+        ensure_reserve(dir);
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db: RwLock::new(Some(Arc::new(db))),
+                broken: AtomicBool::new(false),
+                dir: dir.to_path_buf(),
+                cache_bytes,
+            }),
+        })
+    }
+
+    /// The data directory this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The current database handle, for blocking code that owns its own
+    /// tables (the WhatsApp key store). Call it from blocking context, per
+    /// operation: do not keep the handle, it is replaced after an I/O failure.
+    /// Report failures through [`Store::note_error`].
+    pub fn database(&self) -> Result<Arc<Database>, StoreError> {
+        self.inner.current()
+    }
+
+    /// Tells the store an operation on [`Store::database`] failed, so an I/O
+    /// failure leads to a reopen before the next operation.
+    pub fn note_error(&self, err: &StoreError) {
+        if err.needs_reopen() {
+            self.inner.broken.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Runs blocking store work on tokio's blocking pool.
+    pub async fn run<F, R>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Database) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let db = inner.current()?;
+            let result = f(&db);
+            drop(db);
+            if let Err(e) = &result
+                && e.needs_reopen()
+            {
+                tracing::warn!(error = %e, "store I/O failure; the file is reopened before the next operation");
+                inner.broken.store(true, Ordering::SeqCst);
+            }
+            result
+        })
+        .await?
+    }
+}
+
+impl Inner {
+    /// The handle to use now, reopening the file first if it is broken.
+    fn current(&self) -> Result<Arc<Database>, StoreError> {
+        if !self.broken.load(Ordering::SeqCst)
+            && let Some(db) = self.db.read().map_err(|_| poisoned())?.as_ref()
+        {
+            return Ok(db.clone());
+        }
+        let mut slot = self.db.write().map_err(|_| poisoned())?;
+        if let (false, Some(db)) = (self.broken.load(Ordering::SeqCst), slot.as_ref()) {
+            return Ok(db.clone());
+        }
+        // redb's file lock is per open file: the old handle must be closed
+        // before the new one opens. Wait for in-flight users to drop theirs.
+        if let Some(old) = slot.as_ref() {
+            let deadline = Instant::now() + REOPEN_WAIT;
+            while Arc::strong_count(old) > 1 {
+                if Instant::now() > deadline {
+                    return Err(StoreError::Io(
+                        "store busy while reopening after an I/O failure".into(),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        *slot = None;
+        release_reserve(&self.dir);
+        let db = Arc::new(open_db(&self.dir, self.cache_bytes)?);
+        *slot = Some(db.clone());
+        self.broken.store(false, Ordering::SeqCst);
+        tracing::info!("store reopened after an I/O failure");
+        Ok(db)
+    }
+}
+
+/// Creates the ballast file if it is missing and there is room for it.
+fn ensure_reserve(dir: &Path) {
+    let path = dir.join(RESERVE_FILE);
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() as usize == RESERVE_BYTES) {
+        return;
+    }
+    let result = std::fs::write(&path, vec![0u8; RESERVE_BYTES])
+        .and_then(|()| std::fs::File::open(&path)?.sync_all());
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&path);
+        tracing::warn!(error = %e, "no room for the storage reserve; the disk is nearly full");
+    }
+}
+
+/// Deletes the ballast file, giving its space to the store.
+fn release_reserve(dir: &Path) {
+    if std::fs::remove_file(dir.join(RESERVE_FILE)).is_ok() {
+        tracing::warn!("storage reserve released: the disk is full; free space on the box");
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Task("store lock poisoned".into())
+}
+
+/// Opens the redb file in `dir` and brings its schema up to date.
+fn open_db(dir: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
+    {
         let path = dir.join(DB_FILE);
         let db = Database::builder()
             .set_cache_size(cache_bytes)
@@ -71,33 +210,7 @@ impl Store {
                 },
             })?;
         schema::upgrade(&db)?;
-        Ok(Store {
-            inner: Arc::new(Inner {
-                db,
-                dir: dir.to_path_buf(),
-            }),
-        })
-    }
-
-    /// The data directory this store lives in.
-    pub fn dir(&self) -> &Path {
-        &self.inner.dir
-    }
-
-    /// The raw database, for blocking code that owns its own tables (the
-    /// WhatsApp key store). Async code uses [`Store::run`].
-    pub fn database(&self) -> &Database {
-        &self.inner.db
-    }
-
-    /// Runs blocking store work on tokio's blocking pool.
-    pub async fn run<F, R>(&self, f: F) -> Result<R, StoreError>
-    where
-        F: FnOnce(&Database) -> Result<R, StoreError> + Send + 'static,
-        R: Send + 'static,
-    {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || f(&inner.db)).await?
+        Ok(db)
     }
 }
 

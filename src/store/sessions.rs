@@ -179,10 +179,10 @@ impl Store {
                     .remove(id.as_str())?
                     .map(|v| decode(v.value()))
                     .transpose()?;
-                if let Some(rec) = &removed {
-                    if let Ok(hash) = hex::decode(&rec.token_sha256) {
-                        tx.open_table(TOKENHASH_SESSION)?.remove(hash.as_slice())?;
-                    }
+                if let Some(rec) = &removed
+                    && let Ok(hash) = hex::decode(&rec.token_sha256)
+                {
+                    tx.open_table(TOKENHASH_SESSION)?.remove(hash.as_slice())?;
                 }
                 removed.is_some()
             };

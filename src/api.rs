@@ -1,1 +1,0 @@
-//! api (work in progress)

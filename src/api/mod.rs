@@ -1,0 +1,112 @@
+//! The HTTP API: routing, auth and the JSON envelope, one file per resource.
+//!
+//! Owns the mapping from requests to store/engine calls and from their errors
+//! to status codes. Must not hold locks across awaits or touch redb directly:
+//! it goes through [`crate::store::Store`] methods.
+
+mod auth;
+mod body;
+mod health;
+mod reply;
+mod session;
+
+pub use reply::{ApiError, Body};
+pub use session::random_token;
+
+use crate::store::Store;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Request limits the API enforces.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest body accepted (413 above).
+    pub max_body_bytes: u64,
+    /// Time the body has to arrive (408 after).
+    pub body_timeout: Duration,
+}
+
+/// Everything a request handler can reach.
+pub struct App {
+    /// The database.
+    pub store: Store,
+    /// SHA-256 of the admin token.
+    pub admin_hash: [u8; 32],
+    /// Body limits.
+    pub limits: Limits,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("store", &self.store)
+            .field("admin_hash", &"***")
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// Handles one request; never fails: errors become JSON error responses.
+pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    // The path only: a query string could carry anything a client typed.
+    let path = req.uri().path().to_string();
+    let resp = match route(&app, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    tracing::info!(
+        %method,
+        path = %path.escape_debug(),
+        status = resp.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    resp
+}
+
+async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let path = req.uri().path().to_string();
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let m = req.method().clone();
+    match segs.as_slice() {
+        ["health"] => {
+            only(&m, &Method::GET, "GET")?;
+            Ok(health::health())
+        }
+        ["server", "ok"] => {
+            only(&m, &Method::GET, "GET")?;
+            Ok(health::server_ok())
+        }
+        ["session", "init"] => {
+            only(&m, &Method::POST, "POST")?;
+            session::init(app, req).await
+        }
+        ["session", "status"] => {
+            only(&m, &Method::GET, "GET")?;
+            session::status(app, req).await
+        }
+        ["admin", "sessions"] => {
+            only(&m, &Method::GET, "GET")?;
+            session::list(app, req).await
+        }
+        ["admin", "sessions", id] if !id.is_empty() => {
+            only(&m, &Method::DELETE, "DELETE")?;
+            let id = id.to_string();
+            session::delete(app, req, &id).await
+        }
+        _ => Err(ApiError::no_route(&path)),
+    }
+}
+
+/// Refuses any method but `want` with a 405 naming `allow`.
+fn only(m: &Method, want: &Method, allow: &'static str) -> Result<(), ApiError> {
+    if m == want {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed(allow))
+    }
+}

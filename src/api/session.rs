@@ -1,0 +1,236 @@
+//! Session routes: create (`POST /session/init`, admin), list and delete
+//! (`/admin/sessions`, admin), and the session's own `GET /session/status`.
+
+use super::body::{self, Empty};
+use super::reply::{ApiError, Body, ok};
+use super::{App, auth};
+use crate::event::is_filter_name;
+use crate::store::{SessionRecord, hash_token};
+use base64::Engine as _;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+/// Longest session name.
+pub const MAX_NAME_CHARS: usize = 64;
+/// Shortest client-chosen token.
+pub const MIN_TOKEN_CHARS: usize = 8;
+/// Longest client-chosen token.
+pub const MAX_TOKEN_CHARS: usize = 256;
+/// Longest webhook URL.
+pub const MAX_URL_CHARS: usize = 2048;
+
+#[derive(Deserialize)]
+struct InitRequest {
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "Token", default)]
+    token: Option<String>,
+    #[serde(rename = "WebhookURL", default)]
+    webhook_url: Option<String>,
+    #[serde(rename = "Events", default)]
+    events: Option<Vec<String>>,
+}
+
+/// A session as the admin routes show it (never its token).
+#[derive(Serialize)]
+struct SessionView {
+    #[serde(rename = "Id")]
+    id: String,
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "WebhookURL")]
+    webhook_url: Option<String>,
+    #[serde(rename = "Events")]
+    events: Vec<String>,
+    #[serde(rename = "CreatedAt")]
+    created_at: i64,
+}
+
+impl From<SessionRecord> for SessionView {
+    fn from(r: SessionRecord) -> Self {
+        SessionView {
+            id: r.id,
+            name: r.name,
+            webhook_url: r.webhook_url,
+            events: r.events,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// `POST /session/init` (admin): creates a session and returns its token once.
+pub async fn init(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    auth::admin(app, req.headers()).await?;
+    let r: InitRequest = body::json(app, req, Empty::Refuse).await?;
+    let name = r.name.trim().to_string();
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
+        return Err(ApiError::field(
+            "Name",
+            format!("must be 1 to {MAX_NAME_CHARS} printable characters"),
+        ));
+    }
+    let token = match r.token {
+        Some(t) => {
+            validate_token(&t)?;
+            if hash_token(&t) == app.admin_hash {
+                return Err(ApiError::field("Token", "must differ from the admin token"));
+            }
+            t
+        }
+        None => random_token(),
+    };
+    if let Some(url) = &r.webhook_url {
+        validate_url(url)?;
+    }
+    let events = r.events.unwrap_or_default();
+    for (i, e) in events.iter().enumerate() {
+        if !is_filter_name(e) {
+            return Err(ApiError::field(
+                &format!("Events[{i}]"),
+                format!(
+                    "unknown event `{e}`; use Message, ReadReceipt, Presence, ChatPresence, Call, LoggedOut, All or a normalized name"
+                ),
+            ));
+        }
+    }
+    let rec = SessionRecord {
+        id: random_id(),
+        name,
+        token_sha256: hex::encode(hash_token(&token)),
+        created_at: now_ms(),
+        webhook_url: r.webhook_url.filter(|u| !u.is_empty()),
+        events,
+    };
+    let rec = app.store.create_session(rec, &token).await?;
+    tracing::info!(session = %rec.id, "session created");
+    let view = SessionView::from(rec);
+    Ok(ok(
+        StatusCode::CREATED,
+        serde_json::json!({
+            "Id": view.id,
+            "Name": view.name,
+            "Token": token,
+            "WebhookURL": view.webhook_url,
+            "Events": view.events,
+            "CreatedAt": view.created_at,
+        }),
+    ))
+}
+
+/// `GET /admin/sessions` (admin).
+pub async fn list(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    auth::admin(app, req.headers()).await?;
+    let sessions: Vec<SessionView> = app
+        .store
+        .list_sessions()
+        .await?
+        .into_iter()
+        .map(SessionView::from)
+        .collect();
+    Ok(ok(StatusCode::OK, sessions))
+}
+
+/// `DELETE /admin/sessions/{id}` (admin).
+pub async fn delete(
+    app: &App,
+    req: Request<Incoming>,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
+    auth::admin(app, req.headers()).await?;
+    if !app.store.delete_session(id).await? {
+        let mut e = ApiError::new(
+            StatusCode::NOT_FOUND,
+            "session_not_found",
+            format!("no session with id {id}"),
+        );
+        e.details = Some(Box::new(serde_json::json!({ "field": "id" })));
+        return Err(e);
+    }
+    tracing::info!(session = %id, "session deleted");
+    Ok(ok(
+        StatusCode::OK,
+        serde_json::json!({ "Id": id, "Deleted": true }),
+    ))
+}
+
+/// `GET /session/status`: the session's connection state.
+pub async fn status(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let rec = auth::session(app, req.headers()).await?;
+    Ok(ok(
+        StatusCode::OK,
+        serde_json::json!({
+            "Id": rec.id,
+            "Name": rec.name,
+            "Connected": false,
+            "LoggedIn": false,
+            "Jid": "",
+            "Events": rec.events,
+            "State": "disconnected",
+            "LastError": null,
+        }),
+    ))
+}
+
+fn validate_token(t: &str) -> Result<(), ApiError> {
+    let len = t.chars().count();
+    if !(MIN_TOKEN_CHARS..=MAX_TOKEN_CHARS).contains(&len)
+        || !t.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(ApiError::field(
+            "Token",
+            format!(
+                "must be {MIN_TOKEN_CHARS} to {MAX_TOKEN_CHARS} visible ASCII characters without spaces"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_url(url: &str) -> Result<(), ApiError> {
+    if url.is_empty() {
+        return Ok(());
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    match host {
+        Some(h)
+            if !h.is_empty()
+                && url.len() <= MAX_URL_CHARS
+                && !url.chars().any(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::field(
+            "WebhookURL",
+            format!("must be an http:// or https:// URL of at most {MAX_URL_CHARS} characters"),
+        )),
+    }
+}
+
+/// A new random session token (192 bits, URL-safe).
+pub fn random_token() -> String {
+    let mut b = [0u8; 24];
+    rand::rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn random_id() -> String {
+    let mut b = [0u8; 6];
+    rand::rng().fill_bytes(&mut b);
+    format!("s{}", hex::encode(b))
+}
+
+/// Now, Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
