@@ -39,3 +39,88 @@ pub const NORMALIZED: &[&str] = &[
 pub fn is_filter_name(name: &str) -> bool {
     WAGO_FILTERS.contains(&name) || NORMALIZED.contains(&name)
 }
+
+/// The WaGo filter name that covers a normalized event name.
+pub fn wago_filter_of(normalized: &str) -> Option<&'static str> {
+    Some(match normalized {
+        n if n.starts_with("message.")
+            && matches!(n, "message.read" | "message.delivered" | "message.played") =>
+        {
+            "ReadReceipt"
+        }
+        n if n.starts_with("message.") => "Message",
+        n if n.starts_with("group.") => "Message",
+        "presence.update" => "Presence",
+        "chat.presence" => "ChatPresence",
+        "call.received" | "call.missed" => "Call",
+        "session.logged_out" => "LoggedOut",
+        _ => return None,
+    })
+}
+
+/// Whether an event filter (WaGo and/or normalized names) selects `normalized`.
+/// An empty filter selects everything.
+pub fn filter_matches(filter: &[String], normalized: &str) -> bool {
+    filter.is_empty()
+        || filter.iter().any(|f| {
+            f == "All" || f == normalized || wago_filter_of(normalized).is_some_and(|w| f == w)
+        })
+}
+
+/// The account an event belongs to, as webhook receivers see it (`me`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Me {
+    /// The account's JID, e.g. `15551230000@s.whatsapp.net`.
+    pub id: String,
+    /// The account's push name.
+    #[serde(rename = "pushName")]
+    pub push_name: String,
+}
+
+/// A gateway event: what the engine produces and the outbox delivers.
+///
+/// The engine builds these from library events; the store gives each a
+/// sequence number and a stable id when it records it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Event {
+    /// The session (WhatsApp account) it belongs to.
+    pub session: String,
+    /// Normalized name, one of [`NORMALIZED`].
+    pub event: String,
+    /// The chat it concerns (full JID), used to keep delivery in order per chat.
+    pub chat: Option<String>,
+    /// When it happened, Unix milliseconds.
+    pub timestamp: i64,
+    /// The event's own data.
+    pub payload: serde_json::Value,
+    /// The account, where known.
+    pub me: Option<Me>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters() {
+        let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases: &[(&[&str], &str, bool)] = &[
+            (&[], "message.received", true),
+            (&["All"], "call.missed", true),
+            (&["Message"], "message.received", true),
+            (&["Message"], "message.read", false),
+            (&["ReadReceipt"], "message.read", true),
+            (&["message.read"], "message.read", true),
+            (&["message.read"], "message.delivered", false),
+            (&["Call"], "call.received", true),
+            (&["LoggedOut"], "session.logged_out", true),
+            (&["Presence"], "chat.presence", false),
+        ];
+        for (filter, name, want) in cases {
+            assert_eq!(filter_matches(&f(filter), name), *want, "{filter:?} {name}");
+        }
+        for n in NORMALIZED {
+            assert!(is_filter_name(n));
+        }
+    }
+}
