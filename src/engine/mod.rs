@@ -5,3 +5,5 @@
 //! (see [`backend`]).
 
 pub mod backend;
+pub mod jid;
+pub mod qr;
