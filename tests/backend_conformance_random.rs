@@ -23,7 +23,7 @@ use whatsapp_rust::wacore::store::Device;
 use whatsapp_rust::wacore::store::traits::*;
 use whatsapp_rust::wacore::time::now_secs;
 
-const SEED: u64 = 0x5EED_0F_3A7E;
+const SEED: u64 = 0x5EED_F00D;
 const STEPS: u64 = 3000;
 
 const USERS: &[&str] = &["100", "1000", "101", "20"];
@@ -547,10 +547,9 @@ async fn pending_inbound(p: &Pair, r: &mut SplitMix) {
         }
         4 => {
             let keys: Vec<PendingInboundKey<'_>> = (0..=r.below(3))
-                .map(|_| PendingInboundKey {
-                    chat: *r.pick(JIDS),
-                    sender: *r.pick(JIDS),
-                    id: *r.pick(IDS),
+                .map(|_| {
+                    let (chat, sender, id) = (*r.pick(JIDS), *r.pick(JIDS), *r.pick(IDS));
+                    PendingInboundKey { chat, sender, id }
                 })
                 .collect();
             same!(p, |b| b.delete_pending_inbound_batch(&keys).await);

@@ -100,7 +100,7 @@ fn payload(n: u64, k: u64) -> Vec<u8> {
 /// How many of write `n`'s rows are present (0..=3; write kind 0 has one).
 async fn rows_present(backend: &RedbBackend, n: u64) -> Result<(u64, u64), StoreError> {
     let mut present = 0;
-    let expected = if n % 4 == 0 { 1 } else { 3 };
+    let expected = if n.is_multiple_of(4) { 1 } else { 3 };
     for k in 0..expected {
         let found = match n % 4 {
             0 | 1 => backend

@@ -121,7 +121,8 @@ mod tests {
 
     #[test]
     fn maps_to_the_matching_wacore_variant() {
-        let cases: Vec<(BackendError, fn(&WaStoreError) -> bool)> = vec![
+        type Check = fn(&WaStoreError) -> bool;
+        let cases: Vec<(BackendError, Check)> = vec![
             (BackendError::InvalidSessionId("a\0b".into()), |e| {
                 matches!(e, WaStoreError::Validation(_))
             }),

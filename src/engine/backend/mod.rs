@@ -162,11 +162,14 @@ fn get<T: ReadableTable<&'static [u8], &'static [u8]>>(
     Ok(table.get(key)?.map(|v| v.value().to_vec()))
 }
 
+/// Owned `(key, value)` rows.
+type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Every `(key, value)` whose key starts with `prefix`, in key order.
 fn scan<T: ReadableTable<&'static [u8], &'static [u8]>>(
     table: &T,
     prefix: Vec<u8>,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, BackendError> {
+) -> Result<Rows, BackendError> {
     let range = PrefixRange::new(prefix);
     let mut out = Vec::new();
     for row in table.range::<&[u8]>(range.bounds())? {
@@ -213,4 +216,38 @@ fn remove_where(
 /// Removes every row under `prefix`.
 fn remove_prefix(table: &mut WriteTable<'_>, prefix: Vec<u8>) -> Result<u64, BackendError> {
     remove_where(table, prefix, |_, _| true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DEFAULT_CACHE_BYTES;
+    use whatsapp_rust::wacore::store::traits::{Backend, SignalStore};
+
+    #[test]
+    fn redb_backend_is_a_wacore_backend() {
+        fn as_dyn(b: RedbBackend) -> Arc<dyn Backend> {
+            Arc::new(b)
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("open");
+        let _ = as_dyn(RedbBackend::new(store, "s"));
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_commits_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("open");
+        let b = RedbBackend::new(store, "s");
+        let err = b
+            .write(|tx, p| {
+                tx.open_table(crate::store::tables::WA_SESSION)?
+                    .insert(p.key().last(b"x@lid").as_slice(), &b"half"[..])?;
+                Err::<(), _>(BackendError::Db("injected".into()))
+            })
+            .await
+            .expect_err("injected failure");
+        assert!(err.to_string().contains("database"), "{err}");
+        assert!(b.get_session("x@lid").await.expect("read").is_none());
+    }
 }

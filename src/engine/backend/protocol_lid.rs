@@ -81,7 +81,7 @@ impl RedbBackend {
                     candidates.push((order, lid.to_vec()));
                 }
             }
-            candidates.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+            candidates.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
             let forward = tx.open_table(WA_LID_PN)?;
             for (_, lid) in candidates {
                 let Some(row) = get(&forward, &p.key().last(&lid))? else {
@@ -131,5 +131,48 @@ impl RedbBackend {
             Ok(tx.open_table(WA_PN_LID)?.get(key.as_slice())?.is_some())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DEFAULT_CACHE_BYTES, Store};
+    use whatsapp_rust::wacore::store::traits::ProtocolStore;
+
+    fn entry(lid: &str, phone: &str, updated_at: i64) -> LidPnMappingEntry {
+        LidPnMappingEntry {
+            lid: lid.into(),
+            phone_number: phone.into(),
+            created_at: 0,
+            updated_at,
+            learning_source: "test".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lid_moving_phones_drops_its_old_index_row() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("open");
+        let b = RedbBackend::new(store, "s");
+        b.put_lid_mapping(&entry("L", "P", 1)).await.expect("put");
+        assert!(b.pn_index_has("P", "L").await.expect("index"));
+        b.put_lid_mapping(&entry("L", "Q", 2)).await.expect("move");
+        assert!(
+            !b.pn_index_has("P", "L").await.expect("index"),
+            "stale row left"
+        );
+        assert!(b.pn_index_has("Q", "L").await.expect("index"));
+        assert!(b.get_pn_mapping("P").await.expect("pn").is_none());
+        // Same phone again: the row is rewritten, not duplicated.
+        b.put_lid_mappings(&[entry("L", "Q", 3), entry("M", "Q", 3)])
+            .await
+            .expect("batch");
+        let newest = b.get_pn_mapping("Q").await.expect("pn").map(|e| e.lid);
+        assert_eq!(
+            newest.as_deref(),
+            Some("M"),
+            "equal updated_at: later write wins"
+        );
     }
 }
