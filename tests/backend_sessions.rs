@@ -4,7 +4,7 @@
 mod backend_support;
 
 use backend_support::{check_filled, fill, open_store, raw_row_counts};
-use wago::engine::backend::{RedbBackend, wipe_session};
+use wago::engine::backend::{RedbBackend, wipe_session, wipe_session_in};
 use wago::store::tables::{WA_MSG_SECRET, WA_PREKEY, WA_SENT_MESSAGE, WA_TC_TOKEN};
 use whatsapp_rust::wacore::store::error::StoreError;
 use whatsapp_rust::wacore::store::traits::*;
@@ -122,8 +122,15 @@ async fn wipe_session_removes_exactly_one_session() {
     assert!(a.get_pn_mapping("100").await.expect("pn").is_none());
     check_filled(&b, "B").await;
 
-    // check_filled took (consumed) b's one sent message.
-    assert_eq!(b.wipe().await.expect("wipe b"), total as u64 - 1);
+    // Inside a caller's transaction: nothing goes unless it commits.
+    let tx = store.database().begin_write().expect("tx");
+    assert_eq!(
+        wipe_session_in(&tx, "b").expect("wipe in tx") as usize,
+        total
+    );
+    tx.abort().expect("abort");
+    check_filled(&b, "B").await;
+    assert_eq!(b.wipe().await.expect("wipe b"), total as u64);
     assert!(raw_row_counts(&store, "b").iter().all(|(_, n)| *n == 0));
     assert!(
         wipe_session(store.database(), "a\0").is_err(),

@@ -3,6 +3,8 @@
 //! comparing them, and a tiny deterministic PRNG.
 #![allow(dead_code)]
 
+pub mod random;
+
 use serde::Serialize;
 use std::path::Path;
 use tempfile::TempDir;
@@ -347,12 +349,16 @@ pub async fn check_filled(backend: &RedbBackend, tag: &str) {
         .await
         .expect("secret");
     assert_eq!(secret, Some(vec![t[0]; 32]));
-    // Last: taking consumes the row.
+    // Taking consumes the row; put it back so checking changes nothing.
     let sent = backend
         .take_sent_message("100@lid", "m")
         .await
         .expect("sent");
     assert_eq!(sent.as_deref(), Some(t), "{tag}: sent message");
+    backend
+        .store_sent_message("100@lid", "m", t)
+        .await
+        .expect("restore");
 }
 
 /// Rows per `wa_*` table under the key prefix `session ‖ 0x00`.

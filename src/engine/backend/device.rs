@@ -43,11 +43,11 @@ impl DeviceStore for RedbBackend {
 
     /// Stores a fresh `Device` (new keys) unless one exists; never replaces one.
     async fn create(&self) -> WaResult<i32> {
-        let fresh = to_json(WA_DEVICE.name(), &Device::new())?;
         self.write(move |tx, p| {
             let mut table = tx.open_table(WA_DEVICE)?;
             let key = p.key().done();
             if get(&table, &key)?.is_none() {
+                let fresh = to_json(WA_DEVICE.name(), &Device::new())?;
                 table.insert(key.as_slice(), fresh.as_slice())?;
             }
             Ok(DEVICE_ID)

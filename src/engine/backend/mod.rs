@@ -19,6 +19,10 @@
 //!
 //! Must not: touch tables outside `wa_*`, or know about HTTP or sessions'
 //! records (the caller decides when to [`wipe_session`]).
+//!
+//! Use: `Bot::builder().with_backend(Arc::new(RedbBackend::new(store.clone(),
+//! session_id)))`; on logout or session delete, [`RedbBackend::wipe`] (or
+//! [`wipe_session_in`] inside the transaction that deletes the session).
 
 mod appsync;
 mod codec;
@@ -140,14 +144,22 @@ impl RedbBackend {
 /// write transaction; other sessions' rows are untouched. Blocking. Returns
 /// the number of rows removed. Used by logout and session delete.
 pub fn wipe_session(db: &Database, session_id: &str) -> Result<u64, BackendError> {
-    let prefix = SessionPrefix::new(session_id)?;
     let tx = db.begin_write()?;
+    let removed = wipe_session_in(&tx, session_id)?;
+    tx.commit()?;
+    Ok(removed)
+}
+
+/// [`wipe_session`] inside the caller's write transaction, so a session
+/// delete can drop the session record and its key store atomically. Nothing
+/// is removed unless the caller commits.
+pub fn wipe_session_in(tx: &WriteTransaction, session_id: &str) -> Result<u64, BackendError> {
+    let prefix = SessionPrefix::new(session_id)?;
     let mut removed = 0;
     for def in WA_TABLES {
         let mut table = tx.open_table(*def)?;
         removed += remove_prefix(&mut table, prefix.as_bytes().to_vec())?;
     }
-    tx.commit()?;
     Ok(removed)
 }
 
