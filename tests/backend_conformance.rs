@@ -4,7 +4,11 @@
 //! reference cannot show (uploaded flags, byte order of ids) are asserted on
 //! redb directly. Documented, deliberate differences from the reference:
 //! - `DeviceStore::create` returns the constant `DEVICE_ID` (one device per
-//!   session); the reference counts up from 1 per call.
+//!   session); the reference counts up from 1 per call. Both store a fresh
+//!   `Device` with random keys, so created devices are compared per backend.
+//! - The reference does not keep the prekey "uploaded" flag (its
+//!   `mark_prekeys_uploaded` is a no-op placeholder); redb keeps it, and the
+//!   flag is checked on redb alone via `RedbBackend::prekey_uploaded`.
 
 mod backend_support;
 

@@ -247,3 +247,46 @@ async fn unusable_session_ids_fail_every_call() {
     }
     assert!(raw_row_counts(&store, "a").iter().all(|(_, n)| *n == 0));
 }
+
+/// A file written before the key store existed (schema 1) gains the `wa_*`
+/// tables on open, keeping its other data.
+#[tokio::test]
+async fn a_schema_1_file_upgrades_to_the_key_store() {
+    use redb::ReadableDatabase;
+    use wago::store::tables::{META, SETTINGS, WA_TABLES};
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = redb::Database::create(dir.path().join(wago::store::DB_FILE)).expect("create");
+        let tx = db.begin_write().expect("tx");
+        tx.open_table(META)
+            .expect("meta")
+            .insert("schema_version", 1)
+            .expect("v1");
+        tx.open_table(SETTINGS)
+            .expect("settings")
+            .insert("k", &b"v"[..])
+            .expect("setting");
+        tx.commit().expect("commit");
+    }
+    let store = open_store(dir.path());
+    {
+        let tx = store.database().begin_read().expect("read");
+        let version = tx
+            .open_table(META)
+            .expect("meta")
+            .get("schema_version")
+            .expect("get");
+        assert_eq!(version.map(|v| v.value()), Some(2));
+        for def in WA_TABLES {
+            tx.open_table(*def).expect("key-store table exists");
+        }
+        let setting = tx
+            .open_table(SETTINGS)
+            .expect("settings")
+            .get("k")
+            .expect("get");
+        assert_eq!(setting.map(|v| v.value().to_vec()), Some(b"v".to_vec()));
+    }
+    fill(&RedbBackend::new(store.clone(), "s"), "U").await;
+    check_filled(&RedbBackend::new(store, "s"), "U").await;
+}

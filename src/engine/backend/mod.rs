@@ -50,8 +50,9 @@ type WaResult<T> = whatsapp_rust::wacore::store::error::Result<T>;
 
 /// The key store of one session, backed by the gateway's redb file.
 ///
-/// Cheap to clone the underlying [`Store`]; one `RedbBackend` per session,
+/// Cheap to clone (a [`Store`] handle and the session id); one per session,
 /// handed to the whatsapp-rust client as its `Backend`.
+#[derive(Clone)]
 pub struct RedbBackend {
     /// The shared database handle.
     store: Store,
