@@ -5,7 +5,7 @@
 //! lists, tokens, message secrets, the inbound durability buffer and the
 //! account's own `Device`). All rows live in the gateway's one redb file, in
 //! the `wa_*` tables of `store::tables`, keyed `session id ‖ 0x00 ‖ natural
-//! key` so one session is one key range per table (see [`keys`]).
+//! key` so one session is one key range per table (see `keys.rs`).
 //!
 //! Contracts (from wacore's trait docs):
 //! - every call is one redb transaction on tokio's blocking pool; every
