@@ -25,7 +25,7 @@ struct Account {
     backend: RedbBackend,
     cache: Arc<SignalStoreCache>,
     stores: SignalProtocolStoreAdapter,
-    _pm: PersistenceManager,
+    pm: PersistenceManager,
 }
 
 async fn account(store: &wago::store::Store, session: &str) -> Account {
@@ -38,7 +38,7 @@ async fn account(store: &wago::store::Store, session: &str) -> Account {
         backend,
         cache,
         stores,
-        _pm: pm,
+        pm,
     }
 }
 
@@ -112,7 +112,7 @@ async fn a_signal_conversation_continues_after_reopening_the_store() {
                 .expect("load")
                 .is_some()
         );
-        let device = bob._pm.get_device_snapshot();
+        let device = bob.pm.get_device_snapshot();
         let bundle = PreKeyBundle::new(
             device.core.registration_id,
             0.into(),
