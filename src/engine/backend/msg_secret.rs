@@ -32,6 +32,9 @@ fn secret_key(
 #[async_trait]
 impl MsgSecretStore for RedbBackend {
     async fn put_msg_secrets(&self, entries: Vec<MsgSecretEntry>) -> WaResult<usize> {
+        if entries.is_empty() {
+            return Ok(0);
+        }
         self.write(move |tx, p| {
             let mut table = tx.open_table(WA_MSG_SECRET)?;
             for e in &entries {

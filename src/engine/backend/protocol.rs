@@ -25,6 +25,9 @@ use whatsapp_rust::wacore::store::traits::{
 impl RedbBackend {
     /// Writes device-list records in one transaction.
     async fn device_lists_put(&self, records: Vec<DeviceListRecord>) -> WaResult<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
         self.write(move |tx, p| {
             let mut table = tx.open_table(WA_DEVICE_LIST)?;
             for record in &records {

@@ -100,6 +100,9 @@ impl RedbBackend {
     }
 
     pub(super) async fn lid_put(&self, entries: Vec<LidPnMappingEntry>) -> WaResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         self.write(move |tx, p| put_rows(tx, p, &entries)).await
     }
 

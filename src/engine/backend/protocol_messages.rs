@@ -80,6 +80,9 @@ impl RedbBackend {
 
     /// Buffers inbound messages (one transaction for all rows).
     pub(super) async fn inbound_store(&self, rows: Vec<(InboundKey, Vec<u8>)>) -> WaResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let now = now_secs();
         self.write(move |tx, p| {
             let mut table = tx.open_table(WA_PENDING_INBOUND)?;
@@ -114,6 +117,9 @@ impl RedbBackend {
 
     /// Removes buffered inbound messages (one transaction for all keys).
     pub(super) async fn inbound_delete(&self, keys: Vec<InboundKey>) -> WaResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
         self.write(move |tx, p| {
             let mut table = tx.open_table(WA_PENDING_INBOUND)?;
             for (chat, sender, id) in &keys {

@@ -25,6 +25,9 @@ impl RedbBackend {
 
     /// Writes rows of a table keyed by a single string, in one transaction.
     async fn put_by_str(&self, def: Def, rows: Vec<(Arc<str>, Bytes)>) -> WaResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         self.write(move |tx, p| {
             let mut table = tx.open_table(def)?;
             for (key, value) in &rows {
@@ -142,6 +145,9 @@ impl SignalStore for RedbBackend {
     }
 
     async fn store_prekeys_batch(&self, keys: &[(u32, Bytes)], uploaded: bool) -> WaResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
         let keys = keys.to_vec();
         self.write(move |tx, p| {
             let mut table = tx.open_table(WA_PREKEY)?;
@@ -182,6 +188,9 @@ impl SignalStore for RedbBackend {
 
     /// Update only: an id that is no longer stored stays absent.
     async fn mark_prekeys_uploaded(&self, ids: &[u32]) -> WaResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let ids = ids.to_vec();
         self.write(move |tx, p| {
             let mut table = tx.open_table(WA_PREKEY)?;
