@@ -12,7 +12,7 @@ use redb::{Database, ReadableTable, WriteTransaction};
 type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// The upgrade steps, in order. Step `i` (1-based) brings the schema to version `i`.
-const STEPS: &[Step] = &[step_1_core];
+const STEPS: &[Step] = &[step_1_core, step_2_wa_keystore];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u64 = STEPS.len() as u64;
@@ -24,6 +24,14 @@ fn step_1_core(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(SETTINGS)?;
     tx.open_table(SESSION_RECORD)?;
     tx.open_table(TOKENHASH_SESSION)?;
+    Ok(())
+}
+
+/// Step 2: the WhatsApp key store (`engine::backend`), keyed per session.
+fn step_2_wa_keystore(tx: &WriteTransaction) -> Result<(), StoreError> {
+    for table in WA_TABLES {
+        tx.open_table(*table)?;
+    }
     Ok(())
 }
 

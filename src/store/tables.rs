@@ -22,3 +22,102 @@ pub const TOKENHASH_SESSION: TableDefinition<&[u8], &str> =
 
 // ---- WhatsApp key store (engine::backend) ----------------------------------
 // Keyed per session: every key starts with the session id and a 0x00 byte.
+//
+// Every table below maps `session id ‖ 0x00 ‖ natural key` → value bytes.
+// Composite natural keys length-prefix every component but the last
+// (`u32` big-endian length, then the bytes), so a range scan over
+// `session ‖ 0x00 ‖ len ‖ first` finds exactly the rows of that first
+// component. Value encodings are documented in `engine/backend/codec.rs`:
+// the library's own opaque records are stored as-is, wacore's serde types as
+// JSON, and the backend's own small rows in fixed big-endian layouts.
+
+/// `session ‖ 0x00` → JSON `wacore::store::Device` (the account's own keys and state).
+pub const WA_DEVICE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_device");
+
+/// `session ‖ 0x00 ‖ name` → small per-session values (latest sync key id, counters).
+pub const WA_META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_meta");
+
+/// `session ‖ 0x00 ‖ signal address` → 32-byte remote identity key.
+pub const WA_IDENTITY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_identity");
+
+/// `session ‖ 0x00 ‖ signal address` → serialized Signal session record.
+pub const WA_SESSION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_session");
+
+/// `session ‖ 0x00 ‖ prekey id (u32 BE)` → uploaded flag byte ‖ prekey record.
+pub const WA_PREKEY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_prekey");
+
+/// `session ‖ 0x00 ‖ signed prekey id (u32 BE)` → signed prekey record.
+pub const WA_SIGNED_PREKEY: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("wa_signed_prekey");
+
+/// `session ‖ 0x00 ‖ sender key address` → sender key record (groups).
+pub const WA_SENDER_KEY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_sender_key");
+
+/// `session ‖ 0x00 ‖ key id` → JSON `AppStateSyncKey`.
+pub const WA_SYNC_KEY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_sync_key");
+
+/// `session ‖ 0x00 ‖ collection name` → JSON `HashState` (app-state version).
+pub const WA_APPSTATE_VERSION: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("wa_appstate_version");
+
+/// `session ‖ 0x00 ‖ lp(collection) ‖ index MAC` → value MAC.
+pub const WA_MUTATION_MAC: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_mutation_mac");
+
+/// `session ‖ 0x00 ‖ lp(group jid) ‖ device jid` → 1 byte: device has our sender key.
+pub const WA_SENDER_KEY_DEVICE: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("wa_sender_key_device");
+
+/// `session ‖ 0x00 ‖ lid` → JSON `LidPnMappingEntry`.
+pub const WA_LID_PN: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_lid_pn");
+
+/// `session ‖ 0x00 ‖ lp(phone) ‖ lid` → updated_at (i64 BE) ‖ write sequence (u64 BE).
+/// Reverse index of [`WA_LID_PN`]: the newest LID of a phone.
+pub const WA_PN_LID: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_pn_lid");
+
+/// `session ‖ 0x00 ‖ lp(address) ‖ message id` → base key (retry collision detection).
+pub const WA_BASE_KEY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_base_key");
+
+/// `session ‖ 0x00 ‖ user` → JSON `DeviceListRecord`.
+pub const WA_DEVICE_LIST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_device_list");
+
+/// `session ‖ 0x00 ‖ group jid` → opaque serialized group metadata.
+pub const WA_GROUP_METADATA: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("wa_group_metadata");
+
+/// `session ‖ 0x00 ‖ jid` → JSON `TcTokenEntry` (trusted-contact privacy token).
+pub const WA_TC_TOKEN: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_tc_token");
+
+/// `session ‖ 0x00 ‖ lp(chat) ‖ message id` → stored_at (i64 BE) ‖ message payload.
+pub const WA_SENT_MESSAGE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_sent_message");
+
+/// `session ‖ 0x00 ‖ lp(chat) ‖ lp(sender) ‖ stanza id` → stored_at (i64 BE) ‖ message.
+pub const WA_PENDING_INBOUND: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("wa_pending_inbound");
+
+/// `session ‖ 0x00 ‖ lp(chat) ‖ lp(sender) ‖ message id` →
+/// secret (32 bytes) ‖ expires_at (i64 BE) ‖ message_ts (i64 BE).
+pub const WA_MSG_SECRET: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wa_msg_secret");
+
+/// Every WhatsApp key-store table, for schema creation and per-session wipes.
+pub const WA_TABLES: &[TableDefinition<&[u8], &[u8]>] = &[
+    WA_DEVICE,
+    WA_META,
+    WA_IDENTITY,
+    WA_SESSION,
+    WA_PREKEY,
+    WA_SIGNED_PREKEY,
+    WA_SENDER_KEY,
+    WA_SYNC_KEY,
+    WA_APPSTATE_VERSION,
+    WA_MUTATION_MAC,
+    WA_SENDER_KEY_DEVICE,
+    WA_LID_PN,
+    WA_PN_LID,
+    WA_BASE_KEY,
+    WA_DEVICE_LIST,
+    WA_GROUP_METADATA,
+    WA_TC_TOKEN,
+    WA_SENT_MESSAGE,
+    WA_PENDING_INBOUND,
+    WA_MSG_SECRET,
+];

@@ -1,0 +1,146 @@
+//! The key store's error type, and its mapping into wacore's store error.
+//!
+//! Owns: turning redb, codec and task failures into one [`BackendError`], and
+//! that into `wacore::store::error::StoreError` at the trait boundary. The
+//! library only sees wacore's type; the gateway (wipes, tests) sees ours.
+
+use whatsapp_rust::wacore::store::error::StoreError as WaStoreError;
+
+/// Everything that can go wrong in the redb key store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The session id cannot key rows (empty, or contains a 0x00 byte, which
+    /// separates the session id from the natural key).
+    #[error("invalid session id {0:?}: must be non-empty and contain no NUL byte")]
+    InvalidSessionId(String),
+    /// A key component is longer than the 4-byte length prefix can express.
+    #[error("key component of {0} bytes is too long")]
+    KeyTooLong(usize),
+    /// A stored row could not be decoded.
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt {
+        /// The redb table name.
+        table: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A value could not be encoded.
+    #[error("cannot encode a value for {table}: {reason}")]
+    Encode {
+        /// The redb table name.
+        table: String,
+        /// The encoder's message.
+        reason: String,
+    },
+    /// The disk under the store is full.
+    #[error("the disk holding the store is full")]
+    Full(#[source] std::io::Error),
+    /// Any other redb failure.
+    #[error("database error: {0}")]
+    Db(String),
+    /// The blocking task running the store work panicked or was cancelled.
+    #[error("key store task failed: {0}")]
+    Task(String),
+}
+
+impl BackendError {
+    /// A corrupt-row error for `table`.
+    pub(crate) fn corrupt(table: &str, reason: impl Into<String>) -> Self {
+        BackendError::Corrupt {
+            table: table.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn is_disk_full(err: &std::io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+}
+
+impl From<redb::StorageError> for BackendError {
+    fn from(e: redb::StorageError) -> Self {
+        match e {
+            redb::StorageError::Io(io) if is_disk_full(&io) => BackendError::Full(io),
+            other => BackendError::Db(other.to_string()),
+        }
+    }
+}
+
+impl From<redb::CommitError> for BackendError {
+    fn from(e: redb::CommitError) -> Self {
+        match e {
+            redb::CommitError::Storage(s) => s.into(),
+            other => BackendError::Db(other.to_string()),
+        }
+    }
+}
+
+impl From<redb::TransactionError> for BackendError {
+    fn from(e: redb::TransactionError) -> Self {
+        match e {
+            redb::TransactionError::Storage(s) => s.into(),
+            other => BackendError::Db(other.to_string()),
+        }
+    }
+}
+
+impl From<redb::TableError> for BackendError {
+    fn from(e: redb::TableError) -> Self {
+        match e {
+            redb::TableError::Storage(s) => s.into(),
+            other => BackendError::Db(other.to_string()),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for BackendError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        BackendError::Task(e.to_string())
+    }
+}
+
+impl From<BackendError> for WaStoreError {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::InvalidSessionId(_) | BackendError::KeyTooLong(_) => {
+                WaStoreError::Validation(e.to_string())
+            }
+            BackendError::Corrupt { .. } | BackendError::Encode { .. } => {
+                WaStoreError::Serialization(Box::new(e))
+            }
+            BackendError::Full(io) => WaStoreError::Io(io),
+            BackendError::Db(_) | BackendError::Task(_) => WaStoreError::Database(Box::new(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_to_the_matching_wacore_variant() {
+        type Check = fn(&WaStoreError) -> bool;
+        let cases: Vec<(BackendError, Check)> = vec![
+            (BackendError::InvalidSessionId("a\0b".into()), |e| {
+                matches!(e, WaStoreError::Validation(_))
+            }),
+            (BackendError::corrupt("wa_session", "short"), |e| {
+                matches!(e, WaStoreError::Serialization(_))
+            }),
+            (
+                BackendError::Full(std::io::Error::from_raw_os_error(libc::ENOSPC)),
+                |e| matches!(e, WaStoreError::Io(_)),
+            ),
+            (BackendError::Db("boom".into()), |e| {
+                matches!(e, WaStoreError::Database(_))
+            }),
+        ];
+        for (err, check) in cases {
+            let text = err.to_string();
+            let mapped = WaStoreError::from(err);
+            assert!(check(&mapped), "{text} mapped to {mapped:?}");
+        }
+    }
+}
