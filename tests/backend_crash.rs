@@ -172,10 +172,9 @@ fn run_round(dir: &Path, session: &str, kill_after: u64) -> Option<u64> {
             if let Some(n) = line
                 .strip_prefix("ack ")
                 .and_then(|n| n.parse::<u64>().ok())
+                && tx.send(n).is_err()
             {
-                if tx.send(n).is_err() {
-                    break;
-                }
+                break;
             }
         }
     });
@@ -197,7 +196,11 @@ fn run_round(dir: &Path, session: &str, kill_after: u64) -> Option<u64> {
 /// Every row of every key-store table still reads after recovery.
 fn assert_all_rows_read(dir: &Path) {
     let store = open_store(dir);
-    let tx = store.database().begin_read().expect("read tx");
+    let tx = store
+        .database()
+        .expect("database")
+        .begin_read()
+        .expect("read tx");
     for def in WA_TABLES {
         let table = tx.open_table(*def).expect("table opens");
         for row in table.iter().expect("iter") {

@@ -111,10 +111,12 @@ async fn wipe_session_removes_exactly_one_session() {
     let total: usize = before_a.iter().map(|(_, n)| n).sum();
 
     let db_store = store.clone();
-    let removed = tokio::task::spawn_blocking(move || wipe_session(db_store.database(), "a"))
-        .await
-        .expect("task")
-        .expect("wipe");
+    let removed = tokio::task::spawn_blocking(move || {
+        wipe_session(&db_store.database().expect("database"), "a")
+    })
+    .await
+    .expect("task")
+    .expect("wipe");
     assert_eq!(removed as usize, total);
     assert!(raw_row_counts(&store, "a").iter().all(|(_, n)| *n == 0));
     assert_eq!(raw_row_counts(&store, "b"), before_b);
@@ -123,7 +125,11 @@ async fn wipe_session_removes_exactly_one_session() {
     check_filled(&b, "B").await;
 
     // Inside a caller's transaction: nothing goes unless it commits.
-    let tx = store.database().begin_write().expect("tx");
+    let tx = store
+        .database()
+        .expect("database")
+        .begin_write()
+        .expect("tx");
     assert_eq!(
         wipe_session_in(&tx, "b").expect("wipe in tx") as usize,
         total
@@ -133,7 +139,7 @@ async fn wipe_session_removes_exactly_one_session() {
     assert_eq!(b.wipe().await.expect("wipe b"), total as u64);
     assert!(raw_row_counts(&store, "b").iter().all(|(_, n)| *n == 0));
     assert!(
-        wipe_session(store.database(), "a\0").is_err(),
+        wipe_session(&store.database().expect("database"), "a\0").is_err(),
         "bad id refused"
     );
 }
@@ -171,7 +177,11 @@ async fn garbled_rows_are_errors_not_panics() {
     let mut prekey_key = b"s\0".to_vec();
     prekey_key.extend_from_slice(&9u32.to_be_bytes());
     {
-        let tx = store.database().begin_write().expect("tx");
+        let tx = store
+            .database()
+            .expect("database")
+            .begin_write()
+            .expect("tx");
         tx.open_table(WA_SENT_MESSAGE)
             .expect("t")
             .insert(sent_key.as_slice(), &[1u8, 2][..])
@@ -270,7 +280,11 @@ async fn a_schema_1_file_upgrades_to_the_key_store() {
     }
     let store = open_store(dir.path());
     {
-        let tx = store.database().begin_read().expect("read");
+        let tx = store
+            .database()
+            .expect("database")
+            .begin_read()
+            .expect("read");
         let version = tx
             .open_table(META)
             .expect("meta")

@@ -92,17 +92,15 @@ impl Store {
     /// The current database handle, for blocking code that owns its own
     /// tables (the WhatsApp key store). Call it from blocking context, per
     /// operation: do not keep the handle, it is replaced after an I/O failure.
-    /// Report failures through [`Store::note_error`].
+    /// Report I/O failures through [`Store::mark_broken`].
     pub fn database(&self) -> Result<Arc<Database>, StoreError> {
         self.inner.current()
     }
 
-    /// Tells the store an operation on [`Store::database`] failed, so an I/O
-    /// failure leads to a reopen before the next operation.
-    pub fn note_error(&self, err: &StoreError) {
-        if err.needs_reopen() {
-            self.inner.broken.store(true, Ordering::SeqCst);
-        }
+    /// Tells the store an operation on [`Store::database`] failed with an
+    /// I/O error, so the file is reopened (and repaired) before the next one.
+    pub fn mark_broken(&self) {
+        self.inner.broken.store(true, Ordering::SeqCst);
     }
 
     /// Runs blocking store work on tokio's blocking pool.

@@ -365,7 +365,11 @@ pub async fn check_filled(backend: &RedbBackend, tag: &str) {
 pub fn raw_row_counts(store: &Store, session: &str) -> Vec<(String, usize)> {
     use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
     let prefix = format!("{session}\0");
-    let tx = store.database().begin_read().expect("read tx");
+    let tx = store
+        .database()
+        .expect("database")
+        .begin_read()
+        .expect("read tx");
     wago::store::tables::WA_TABLES
         .iter()
         .map(|def| {

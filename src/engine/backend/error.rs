@@ -36,6 +36,10 @@ pub enum BackendError {
     /// The disk under the store is full.
     #[error("the disk holding the store is full")]
     Full(#[source] std::io::Error),
+    /// The storage failed (I/O error, or redb refusing work after one); the
+    /// store reopens the file before its next operation.
+    #[error("storage I/O error: {0}")]
+    Io(String),
     /// Any other redb failure.
     #[error("database error: {0}")]
     Db(String),
@@ -44,7 +48,23 @@ pub enum BackendError {
     Task(String),
 }
 
+impl From<crate::store::StoreError> for BackendError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError as S;
+        match e {
+            S::Full => BackendError::Full(std::io::Error::from_raw_os_error(libc::ENOSPC)),
+            S::Io(m) => BackendError::Io(m),
+            other => BackendError::Db(other.to_string()),
+        }
+    }
+}
+
 impl BackendError {
+    /// Whether the store must reopen the file before it works again.
+    pub fn needs_reopen(&self) -> bool {
+        matches!(self, BackendError::Full(_) | BackendError::Io(_))
+    }
+
     /// A corrupt-row error for `table`.
     pub(crate) fn corrupt(table: &str, reason: impl Into<String>) -> Self {
         BackendError::Corrupt {
@@ -62,6 +82,8 @@ impl From<redb::StorageError> for BackendError {
     fn from(e: redb::StorageError) -> Self {
         match e {
             redb::StorageError::Io(io) if is_disk_full(&io) => BackendError::Full(io),
+            redb::StorageError::Io(io) => BackendError::Io(io.to_string()),
+            redb::StorageError::PreviousIo => BackendError::Io("a previous I/O error".into()),
             other => BackendError::Db(other.to_string()),
         }
     }
@@ -110,6 +132,7 @@ impl From<BackendError> for WaStoreError {
                 WaStoreError::Serialization(Box::new(e))
             }
             BackendError::Full(io) => WaStoreError::Io(io),
+            BackendError::Io(m) => WaStoreError::Io(std::io::Error::other(m)),
             BackendError::Db(_) | BackendError::Task(_) => WaStoreError::Database(Box::new(e)),
         }
     }

@@ -93,7 +93,14 @@ impl RedbBackend {
     pub async fn wipe(&self) -> Result<u64, BackendError> {
         let session_id = self.session_id.clone();
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || wipe_session(store.database(), &session_id)).await?
+        tokio::task::spawn_blocking(move || {
+            let db = store.database()?;
+            let r = wipe_session(&db, &session_id);
+            drop(db);
+            note(&store, &r);
+            r
+        })
+        .await?
     }
 
     fn prefix(&self) -> Result<Arc<SessionPrefix>, BackendError> {
@@ -111,8 +118,14 @@ impl RedbBackend {
         let prefix = self.prefix()?;
         let store = self.store.clone();
         let out = tokio::task::spawn_blocking(move || {
-            let tx = store.database().begin_read()?;
-            f(&tx, &prefix)
+            let db = store.database()?;
+            let r = db
+                .begin_read()
+                .map_err(BackendError::from)
+                .and_then(|tx| f(&tx, &prefix));
+            drop(db);
+            note(&store, &r);
+            r
         })
         .await
         .map_err(BackendError::from)??;
@@ -130,14 +143,29 @@ impl RedbBackend {
         let prefix = self.prefix()?;
         let store = self.store.clone();
         let out = tokio::task::spawn_blocking(move || {
-            let tx = store.database().begin_write()?;
-            let out = f(&tx, &prefix)?;
-            tx.commit()?;
-            Ok::<_, BackendError>(out)
+            let db = store.database()?;
+            let r = (|| {
+                let tx = db.begin_write()?;
+                let out = f(&tx, &prefix)?;
+                tx.commit()?;
+                Ok::<_, BackendError>(out)
+            })();
+            drop(db);
+            note(&store, &r);
+            r
         })
         .await
         .map_err(BackendError::from)??;
         Ok(out)
+    }
+}
+
+/// Tells the store an I/O failure happened, so it reopens the file first.
+fn note<R>(store: &Store, result: &Result<R, BackendError>) {
+    if let Err(e) = result
+        && e.needs_reopen()
+    {
+        store.mark_broken();
     }
 }
 
