@@ -35,6 +35,14 @@ pub const NORMALIZED: &[&str] = &[
     "session.logged_out",
 ];
 
+/// Now, Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// Whether `name` may appear in an event filter.
 pub fn is_filter_name(name: &str) -> bool {
     WAGO_FILTERS.contains(&name) || NORMALIZED.contains(&name)

@@ -4,7 +4,7 @@
 use super::body::{self, Empty};
 use super::reply::{ApiError, Body, ok};
 use super::{App, auth};
-use crate::event::is_filter_name;
+use crate::event::{is_filter_name, now_ms};
 use crate::store::{SessionRecord, hash_token};
 use base64::Engine as _;
 use hyper::body::Incoming;
@@ -225,12 +225,4 @@ fn random_id() -> String {
     let mut b = [0u8; 6];
     rand::rng().fill_bytes(&mut b);
     format!("s{}", hex::encode(b))
-}
-
-/// Now, Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

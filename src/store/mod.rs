@@ -7,11 +7,13 @@
 //! onto tokio's blocking pool. Must not know about HTTP or WhatsApp types.
 
 mod error;
+pub mod messages;
 mod schema;
 mod sessions;
 pub mod tables;
 
 pub use error::StoreError;
+pub use messages::{MessageRecord, MessageState};
 pub use sessions::{SessionRecord, hash_token};
 
 use redb::{Database, DatabaseError};

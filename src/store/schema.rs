@@ -12,7 +12,7 @@ use redb::{Database, ReadableTable, WriteTransaction};
 type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// The upgrade steps, in order. Step `i` (1-based) brings the schema to version `i`.
-const STEPS: &[Step] = &[step_1_core, step_2_wa_keystore];
+const STEPS: &[Step] = &[step_1_core, step_2_wa_keystore, step_3_messages];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u64 = STEPS.len() as u64;
@@ -32,6 +32,16 @@ fn step_2_wa_keystore(tx: &WriteTransaction) -> Result<(), StoreError> {
     for table in WA_TABLES {
         tx.open_table(*table)?;
     }
+    Ok(())
+}
+
+/// Step 3: messages, their indexes and the send queue.
+fn step_3_messages(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(MSG_RECORD)?;
+    tx.open_table(MSG_LOG)?;
+    tx.open_table(MSG_CHAT_LOG)?;
+    tx.open_table(MSG_CLIENT_ID)?;
+    tx.open_table(SEND_QUEUE)?;
     Ok(())
 }
 

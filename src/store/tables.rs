@@ -121,3 +121,22 @@ pub const WA_TABLES: &[TableDefinition<&[u8], &[u8]>] = &[
     WA_PENDING_INBOUND,
     WA_MSG_SECRET,
 ];
+
+// ---- Messages and the send queue (store::messages) -------------------------
+// Keys start with the session id and a 0x00 byte; sequence numbers are 8-byte
+// big-endian so range scans run in log order.
+
+/// session ‖ 0 ‖ message id → JSON `MessageRecord`.
+pub const MSG_RECORD: TableDefinition<&[u8], &[u8]> = TableDefinition::new("msg_record");
+
+/// session ‖ 0 ‖ seq → message id: every message in the order the box saw it.
+pub const MSG_LOG: TableDefinition<&[u8], &str> = TableDefinition::new("msg_log");
+
+/// session ‖ 0 ‖ chat ‖ 0 ‖ seq → message id: the same log, per chat.
+pub const MSG_CHAT_LOG: TableDefinition<&[u8], &str> = TableDefinition::new("msg_chat_log");
+
+/// session ‖ 0 ‖ client id → message id: makes a send with the same `Id` idempotent.
+pub const MSG_CLIENT_ID: TableDefinition<&[u8], &str> = TableDefinition::new("msg_client_id");
+
+/// session ‖ 0 ‖ seq → message id: accepted sends not yet handed to WhatsApp, in order.
+pub const SEND_QUEUE: TableDefinition<&[u8], &str> = TableDefinition::new("send_queue");

@@ -1,0 +1,183 @@
+//! The message store: idempotent accept, queue order, receipts forward only,
+//! inbound dedupe, paging per chat.
+
+use super::*;
+use crate::store::DEFAULT_CACHE_BYTES;
+
+fn out(id: &str, chat: &str, client_id: Option<&str>) -> MessageRecord {
+    MessageRecord {
+        id: id.into(),
+        seq: 0,
+        chat: chat.into(),
+        sender: "me@s.whatsapp.net".into(),
+        from_me: true,
+        kind: "text".into(),
+        body: Some(format!("body of {id}")),
+        push_name: None,
+        timestamp: 1,
+        state: MessageState::Pending,
+        history: vec![StateChange {
+            state: MessageState::Pending,
+            at: 1,
+        }],
+        client_id: client_id.map(str::to_string),
+        error: None,
+        attempts: 0,
+    }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("open");
+    (dir, store)
+}
+
+#[tokio::test]
+async fn same_client_id_is_one_message() {
+    let (_d, store) = open();
+    let (a, created) = store
+        .enqueue_outbound("s1", out("A", "c1", Some("order-7")))
+        .await
+        .expect("a");
+    assert!(created);
+    let (b, created) = store
+        .enqueue_outbound("s1", out("B", "c1", Some("order-7")))
+        .await
+        .expect("b");
+    assert!(
+        !created,
+        "a repeated client id must not create a second message"
+    );
+    assert_eq!(b.id, a.id);
+    // Another session may use the same client id.
+    let (_, created) = store
+        .enqueue_outbound("s2", out("C", "c1", Some("order-7")))
+        .await
+        .expect("c");
+    assert!(created);
+    assert!(store.message("s1", "B").await.expect("get").is_none());
+}
+
+#[tokio::test]
+async fn queue_is_in_order_and_finishing_removes_the_head() {
+    let (_d, store) = open();
+    for id in ["A", "B", "C"] {
+        store
+            .enqueue_outbound("s", out(id, "c", None))
+            .await
+            .expect("enqueue");
+    }
+    store
+        .enqueue_outbound("other", out("X", "c", None))
+        .await
+        .expect("enqueue");
+    let mut sent = Vec::new();
+    while let Some(next) = store.next_queued("s").await.expect("next") {
+        store
+            .finish_queued("s", &next.id, MessageState::Sent, None, |_, _| Ok(()))
+            .await
+            .expect("finish");
+        sent.push(next.id);
+    }
+    assert_eq!(sent, ["A", "B", "C"]);
+    let a = store.message("s", "A").await.expect("get").expect("exists");
+    assert_eq!(a.state, MessageState::Sent);
+    assert_eq!(a.history.len(), 2);
+    assert_eq!(
+        store
+            .next_queued("other")
+            .await
+            .expect("next")
+            .map(|m| m.id),
+        Some("X".into())
+    );
+}
+
+#[tokio::test]
+async fn receipts_only_move_forward_and_inbound_dedupes() {
+    let (_d, store) = open();
+    store
+        .enqueue_outbound("s", out("A", "c", None))
+        .await
+        .expect("enqueue");
+    let steps = [
+        (MessageState::Sent, true),
+        (MessageState::Read, true),
+        (MessageState::Delivered, false),
+        (MessageState::Read, false),
+        (MessageState::Played, true),
+    ];
+    for (state, changes) in steps {
+        let changed = store
+            .run(move |db| {
+                let tx = db.begin_write()?;
+                let r = advance(&tx, "s", "A", state, 5)?;
+                tx.commit()?;
+                Ok(r.is_some())
+            })
+            .await
+            .expect("advance");
+        assert_eq!(changed, changes, "{state:?}");
+    }
+    let inbound = MessageRecord {
+        from_me: false,
+        state: MessageState::Received,
+        ..out("IN", "c", None)
+    };
+    for expect_new in [true, false] {
+        let rec = inbound.clone();
+        let new = store
+            .run(move |db| {
+                let tx = db.begin_write()?;
+                let r = insert_inbound(&tx, "s", rec)?;
+                tx.commit()?;
+                Ok(r.is_some())
+            })
+            .await
+            .expect("insert");
+        assert_eq!(new, expect_new);
+    }
+}
+
+#[tokio::test]
+async fn paging_by_cursor_and_chat() {
+    let (_d, store) = open();
+    for i in 0..10 {
+        let chat = if i % 2 == 0 { "even" } else { "odd" };
+        store
+            .enqueue_outbound("s", out(&format!("M{i}"), chat, None))
+            .await
+            .expect("enqueue");
+    }
+    let all = store.list_messages("s", None, 0, 100).await.expect("list");
+    assert_eq!(all.len(), 10);
+    let page = store
+        .list_messages("s", None, all[3].seq, 2)
+        .await
+        .expect("page");
+    assert_eq!(
+        page.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["M4", "M5"]
+    );
+    let odd = store
+        .list_messages("s", Some("odd"), 0, 100)
+        .await
+        .expect("odd");
+    assert_eq!(
+        odd.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["M1", "M3", "M5", "M7", "M9"]
+    );
+    let odd_after = store
+        .list_messages("s", Some("odd"), odd[1].seq, 100)
+        .await
+        .expect("odd after");
+    assert_eq!(odd_after.len(), 3);
+    // A chat whose name is a prefix of another does not leak into it.
+    assert!(
+        store
+            .list_messages("s", Some("od"), 0, 100)
+            .await
+            .expect("od")
+            .is_empty()
+    );
+}
