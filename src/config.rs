@@ -26,6 +26,10 @@ pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
 /// redb page cache in MiB: small, for a 512 MB board.
 pub const DEFAULT_CACHE_MIB: u64 = 4;
+/// Refused logins in a row before a session is marked failed.
+pub const DEFAULT_MAX_CONNECT_FAILURES: u32 = 5;
+/// Send attempts per message while connected.
+pub const DEFAULT_SEND_ATTEMPTS: u32 = 5;
 
 /// A secret string: `Debug` and `Display` print a mask, never the value.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
@@ -65,6 +69,55 @@ pub struct Config {
     pub http: HttpConfig,
     /// Store tuning.
     pub store: StoreConfig,
+    /// The WhatsApp connection.
+    pub whatsapp: WhatsAppConfig,
+}
+
+/// The WhatsApp connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WhatsAppConfig {
+    /// WebSocket URL of the chat server; empty means WhatsApp's own.
+    pub server_url: String,
+    /// WhatsApp Web version to announce, `2.3000.N`; empty means fetch the current one.
+    pub version: String,
+    /// Consecutive refused logins (not network drops) before a session goes to `failed`.
+    pub max_connect_failures: u32,
+    /// Attempts at sending one message while connected before it is `failed`.
+    pub send_attempts: u32,
+}
+
+impl Default for WhatsAppConfig {
+    fn default() -> Self {
+        WhatsAppConfig {
+            server_url: String::new(),
+            version: String::new(),
+            max_connect_failures: DEFAULT_MAX_CONNECT_FAILURES,
+            send_attempts: DEFAULT_SEND_ATTEMPTS,
+        }
+    }
+}
+
+impl WhatsAppConfig {
+    /// The pinned version as a triple, if one is set.
+    pub fn version_triple(&self) -> Result<Option<(u32, u32, u32)>, ConfigError> {
+        if self.version.is_empty() {
+            return Ok(None);
+        }
+        let bad = || ConfigError::Key {
+            key: "whatsapp.version".into(),
+            reason: format!("`{}` is not a version like 2.3000.1023456789", self.version),
+        };
+        let parts: Vec<u32> = self
+            .version
+            .split('.')
+            .map(|p| p.parse::<u32>().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?;
+        match parts.as_slice() {
+            [a, b, c] => Ok(Some((*a, *b, *c))),
+            _ => Err(bad()),
+        }
+    }
 }
 
 /// HTTP server limits.
@@ -98,6 +151,7 @@ impl Default for Config {
             log: "info".into(),
             http: HttpConfig::default(),
             store: StoreConfig::default(),
+            whatsapp: WhatsAppConfig::default(),
         }
     }
 }
@@ -177,6 +231,8 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         Kind::Int,
     ),
     ("WAGO_CACHE_MIB", "store.cache_mib", Kind::Int),
+    ("WAGO_WA_SERVER_URL", "whatsapp.server_url", Kind::Str),
+    ("WAGO_WA_VERSION", "whatsapp.version", Kind::Str),
 ];
 
 /// Variables that are not config keys but belong to wago.
@@ -248,6 +304,17 @@ impl Config {
             if !(1..=3600).contains(&v) {
                 return Err(key(k, "must be between 1 and 3600 seconds"));
             }
+        }
+        self.whatsapp.version_triple()?;
+        let url = &self.whatsapp.server_url;
+        if !url.is_empty() && !(url.starts_with("ws://") || url.starts_with("wss://")) {
+            return Err(key("whatsapp.server_url", "must be a ws:// or wss:// URL"));
+        }
+        if !(1..=100).contains(&self.whatsapp.max_connect_failures) {
+            return Err(key("whatsapp.max_connect_failures", "must be between 1 and 100"));
+        }
+        if !(1..=100).contains(&self.whatsapp.send_attempts) {
+            return Err(key("whatsapp.send_attempts", "must be between 1 and 100"));
         }
         if !(1..=1024).contains(&self.store.cache_mib) {
             return Err(key("store.cache_mib", "must be between 1 and 1024"));

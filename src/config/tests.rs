@@ -63,6 +63,8 @@ fn errors_name_the_key() {
             "WAGO_MAX_BODY_BYTES",
         ),
         ("listen = ", &[], "wago.toml"),
+        ("[whatsapp]\nversion = \"2.x\"", &[], "whatsapp.version"),
+        ("", &[("WAGO_WA_SERVER_URL", "http://x")], "whatsapp.server_url"),
     ];
     for (text, vars, needle) in cases {
         let err = load_str(text, vars).expect_err(text);

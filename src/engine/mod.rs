@@ -1,9 +1,317 @@
 //! The WhatsApp engine: the only module that imports `whatsapp_rust`.
 //!
-//! One client per session; library events become the gateway's own event
-//! type. The key store the library needs lives in the gateway's redb file
-//! (see [`backend`]).
+//! One client per session, each owned by a supervisor task ([`session`])
+//! that reconnects, tells a logout from a takeover or a ban, and gives up
+//! with an explicit `failed` state instead of looping forever. Library events
+//! become status changes, stored messages and receipts ([`events`]); inbound
+//! messages are committed in the library's durability hook ([`hook`]) before
+//! WhatsApp is acked; accepted sends go through a durable queue ([`sender`]).
+//! The key store the library needs lives in the gateway's redb file
+//! ([`backend`]).
 
 pub mod backend;
+mod events;
+mod hook;
+pub mod http;
 pub mod jid;
 pub mod qr;
+mod sender;
+mod session;
+pub mod status;
+
+pub use status::{Code, SessionStatus, State};
+
+use crate::event::now_ms;
+use crate::store::{MessageRecord, MessageState, Store, StoreError};
+use backend::RedbBackend;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use whatsapp_rust::Client;
+use whatsapp_rust::wacore::store::traits::DeviceStore;
+
+/// How the engine reaches WhatsApp and how patient it is.
+#[derive(Debug, Clone, Default)]
+pub struct EngineConfig {
+    /// Chat server WebSocket URL; `None` for WhatsApp's own.
+    pub server_url: Option<String>,
+    /// Pinned WhatsApp Web version; `None` to fetch the current one.
+    pub version: Option<(u32, u32, u32)>,
+    /// Refused logins in a row before `failed`.
+    pub max_connect_failures: u32,
+    /// Send attempts per message while connected.
+    pub send_attempts: u32,
+}
+
+/// What the engine can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The recipient address is not one WhatsApp knows.
+    #[error("{0}")]
+    BadAddress(#[from] jid::BadAddress),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The key store failed.
+    #[error("key store: {0}")]
+    Backend(String),
+    /// The session is not connected for an operation that needs it now.
+    #[error("the session is not connected")]
+    NotConnected,
+}
+
+/// Commands a session's supervisor obeys.
+#[derive(Debug)]
+enum Command {
+    /// Close the connection, keep the keys.
+    Disconnect,
+    /// Log out on WhatsApp and wipe the keys.
+    Logout,
+}
+
+/// The engine's handle on one session.
+pub(crate) struct SessionCtl {
+    id: String,
+    status: watch::Sender<SessionStatus>,
+    commands: mpsc::UnboundedSender<Command>,
+    /// Wakes the send queue worker.
+    wake: Notify,
+    /// Stops this session's tasks.
+    cancel: CancellationToken,
+    /// The running client, while there is one.
+    client: Mutex<Option<Arc<Client>>>,
+}
+
+impl SessionCtl {
+    fn update(&self, f: impl FnOnce(&mut SessionStatus)) {
+        self.status.send_modify(f);
+    }
+
+    fn client(&self) -> Option<Arc<Client>> {
+        self.client.lock().ok().and_then(|c| c.clone())
+    }
+
+    fn set_client(&self, client: Option<Arc<Client>>) {
+        if let Ok(mut c) = self.client.lock() {
+            *c = client;
+        }
+    }
+}
+
+/// The engine: a cheap, clonable handle.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    cfg: EngineConfig,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    sessions: Mutex<HashMap<String, Arc<SessionCtl>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("cfg", &self.inner.cfg).finish()
+    }
+}
+
+impl Engine {
+    /// An engine over `store`; its tasks stop when `shutdown` is cancelled.
+    pub fn new(store: Store, cfg: EngineConfig, shutdown: CancellationToken) -> Engine {
+        Engine {
+            inner: Arc::new(Inner {
+                store,
+                cfg,
+                shutdown,
+                tasks: TaskTracker::new(),
+                sessions: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Starts every session that has a paired account in the store (after a
+    /// restart, without a QR). Returns how many it started.
+    pub async fn resume(&self) -> Result<usize, EngineError> {
+        let mut started = 0;
+        for rec in self.inner.store.list_sessions().await? {
+            let backend = RedbBackend::new(self.inner.store.clone(), rec.id.clone());
+            let device = backend
+                .load()
+                .await
+                .map_err(|e| EngineError::Backend(e.to_string()))?;
+            if device.is_some_and(|d| d.pn.is_some()) {
+                self.connect(&rec.id, None);
+                started += 1;
+            }
+        }
+        Ok(started)
+    }
+
+    /// Starts the session's connection (pairing by QR, or by pair code when
+    /// `pair_phone` is given), unless it is already running.
+    pub fn connect(&self, session: &str, pair_phone: Option<String>) -> SessionStatus {
+        let mut sessions = match self.inner.sessions.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(ctl) = sessions.get(session)
+            && !ctl.cancel.is_cancelled()
+        {
+            return ctl.status.borrow().at(now_ms());
+        }
+        let previous = sessions.get(session).map(|c| c.status.borrow().clone());
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let initial = SessionStatus {
+            state: State::Connecting,
+            jid: previous.as_ref().and_then(|p| p.jid.clone()),
+            lid: previous.as_ref().and_then(|p| p.lid.clone()),
+            push_name: previous.as_ref().and_then(|p| p.push_name.clone()),
+            last_message_at: previous.as_ref().and_then(|p| p.last_message_at),
+            ..SessionStatus::default()
+        };
+        let ctl = Arc::new(SessionCtl {
+            id: session.to_string(),
+            status: watch::Sender::new(initial),
+            commands: cmd_tx,
+            wake: Notify::new(),
+            cancel: self.inner.shutdown.child_token(),
+            client: Mutex::new(None),
+        });
+        sessions.insert(session.to_string(), ctl.clone());
+        let status = ctl.status.borrow().clone();
+        let engine = self.clone();
+        let span = tracing::info_span!("session", id = %session);
+        self.inner.tasks.spawn(tracing::Instrument::instrument(
+            session::run(engine, ctl, pair_phone, cmd_rx),
+            span,
+        ));
+        status
+    }
+
+    /// Closes the session's connection and keeps its keys.
+    pub async fn disconnect(&self, session: &str) {
+        if let Some(ctl) = self.ctl(session) {
+            let _ = ctl.commands.send(Command::Disconnect);
+            wait_until_stopped(&ctl).await;
+        }
+    }
+
+    /// Logs the session out on WhatsApp (when connected) and wipes its keys.
+    pub async fn logout(&self, session: &str) -> Result<(), EngineError> {
+        match self.ctl(session) {
+            Some(ctl) if !ctl.cancel.is_cancelled() => {
+                let _ = ctl.commands.send(Command::Logout);
+                wait_until_stopped(&ctl).await;
+            }
+            _ => {
+                RedbBackend::new(self.inner.store.clone(), session)
+                    .wipe()
+                    .await
+                    .map_err(|e| EngineError::Backend(e.to_string()))?;
+                self.set_stopped_status(session, State::LoggedOut, None);
+            }
+        }
+        Ok(())
+    }
+
+    /// The session's status now.
+    pub fn status(&self, session: &str) -> SessionStatus {
+        self.ctl(session)
+            .map(|c| c.status.borrow().at(now_ms()))
+            .unwrap_or_default()
+    }
+
+    /// Watches the session's status (for waiting on a pair code, the display…).
+    pub fn watch(&self, session: &str) -> Option<watch::Receiver<SessionStatus>> {
+        self.ctl(session).map(|c| c.status.subscribe())
+    }
+
+    /// Accepts a text message: stored and queued at once (state `pending`),
+    /// sent in order when the session is connected. A repeated `client_id`
+    /// returns the earlier message instead of sending again.
+    pub async fn send_text(
+        &self,
+        session: &str,
+        phone: &str,
+        body: &str,
+        client_id: Option<String>,
+    ) -> Result<(MessageRecord, bool), EngineError> {
+        let chat = jid::normalize(phone)?;
+        let now = now_ms();
+        let me = self.status(session).jid.unwrap_or_default();
+        let rec = MessageRecord {
+            id: new_message_id(),
+            seq: 0,
+            chat,
+            sender: me,
+            from_me: true,
+            kind: "text".into(),
+            body: Some(body.to_string()),
+            push_name: None,
+            timestamp: now,
+            state: MessageState::Pending,
+            history: vec![crate::store::messages::StateChange {
+                state: MessageState::Pending,
+                at: now,
+            }],
+            client_id,
+            error: None,
+            attempts: 0,
+        };
+        let (rec, created) = self.inner.store.enqueue_outbound(session, rec).await?;
+        if created && let Some(ctl) = self.ctl(session) {
+            ctl.wake.notify_one();
+        }
+        Ok((rec, created))
+    }
+
+    /// Stops every session and waits for their tasks (bounded by the caller).
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+    }
+
+    fn ctl(&self, session: &str) -> Option<Arc<SessionCtl>> {
+        self.inner
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|s| s.get(session).cloned())
+    }
+
+    fn set_stopped_status(&self, session: &str, state: State, error: Option<String>) {
+        if let Some(ctl) = self.ctl(session) {
+            ctl.update(|s| {
+                s.state = state;
+                s.last_error = error;
+                s.qr = None;
+                s.pair_code = None;
+                if state == State::LoggedOut {
+                    s.jid = None;
+                    s.lid = None;
+                }
+            });
+        }
+    }
+}
+
+/// Waits until the session's supervisor has stopped (its token is cancelled
+/// when it exits).
+async fn wait_until_stopped(ctl: &SessionCtl) {
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), ctl.cancel.cancelled()).await;
+}
+
+/// A new message id in WhatsApp Web's shape: `3EB0` and 18 hex digits.
+pub fn new_message_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 9];
+    rand::rng().fill_bytes(&mut b);
+    format!("3EB0{}", hex::encode_upper(b))
+}

@@ -1,0 +1,84 @@
+//! The inbound durability hook: the library holds back its ack to WhatsApp
+//! until this returns, so a message is either committed here or redelivered.
+//!
+//! One write transaction per batch, idempotent on the message id (a crash
+//! after commit and before the ack replays the batch).
+
+use super::{Engine, SessionCtl};
+use crate::event::now_ms;
+use crate::store::messages::{StateChange, insert_inbound};
+use crate::store::{MessageRecord, MessageState};
+use std::sync::Arc;
+use whatsapp_rust::wacore::proto_helpers::MessageExt;
+use whatsapp_rust::{Client, InboundDurabilityHook};
+use whatsapp_rust::wacore::types::events::InboundMessage;
+
+/// Commits inbound messages to the store.
+pub(super) struct StoreHook {
+    engine: Engine,
+    ctl: Arc<SessionCtl>,
+}
+
+impl StoreHook {
+    pub(super) fn new(engine: Engine, ctl: Arc<SessionCtl>) -> Self {
+        StoreHook { engine, ctl }
+    }
+}
+
+/// The stored form of one inbound message.
+pub(super) fn record_of(m: &InboundMessage) -> MessageRecord {
+    let info = &m.info;
+    let body = m.message.text_content().map(str::to_string);
+    let at = info.timestamp.timestamp_millis();
+    let state = if info.source.is_from_me {
+        MessageState::Sent
+    } else {
+        MessageState::Received
+    };
+    MessageRecord {
+        id: info.id.to_string(),
+        seq: 0,
+        chat: info.source.chat.to_string(),
+        sender: info.source.sender.to_string(),
+        from_me: info.source.is_from_me,
+        kind: if body.is_some() { "text" } else { "other" }.into(),
+        body,
+        push_name: (!info.push_name.is_empty()).then(|| info.push_name.clone()),
+        timestamp: at,
+        state,
+        history: vec![StateChange { state, at: now_ms() }],
+        client_id: None,
+        error: None,
+        attempts: 0,
+    }
+}
+
+#[whatsapp_rust::async_trait]
+impl InboundDurabilityHook for StoreHook {
+    async fn on_messages(&self, _client: Arc<Client>, batch: &[InboundMessage]) -> anyhow::Result<()> {
+        let records: Vec<MessageRecord> = batch.iter().map(record_of).collect();
+        let session = self.ctl.id.clone();
+        let stored = self
+            .engine
+            .inner
+            .store
+            .run(move |db| {
+                let tx = db.begin_write()?;
+                let mut new = 0usize;
+                for rec in records {
+                    if insert_inbound(&tx, &session, rec)?.is_some() {
+                        new += 1;
+                    }
+                }
+                tx.commit()?;
+                Ok(new)
+            })
+            .await?;
+        if stored > 0 {
+            let at = now_ms();
+            self.ctl.update(|s| s.last_message_at = Some(at));
+        }
+        tracing::debug!(session = %self.ctl.id, batch = batch.len(), stored, "inbound messages committed");
+        Ok(())
+    }
+}

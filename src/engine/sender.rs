@@ -1,0 +1,101 @@
+//! The send queue worker: hands accepted messages to WhatsApp, in order.
+//!
+//! Runs while the client runs. Takes the oldest queued message; when the
+//! session is connected, sends it with the id it was given at accept time
+//! (so a resend after a crash is the same message to WhatsApp and the phone
+//! dedupes it), then marks it `sent`. A send that fails while connected is
+//! retried up to the configured attempts, then marked `failed`. While
+//! disconnected it waits: nothing is lost, it goes out after reconnecting.
+
+use super::{Engine, SessionCtl, State};
+use crate::store::MessageState;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use whatsapp_rust::wacore::proto_helpers::MessageBuilderExt;
+use whatsapp_rust::{Client, SendOptions, waproto::whatsapp as wa};
+
+/// Longest one send may take.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause after a failed send before the next attempt.
+pub const RETRY_PAUSE: Duration = Duration::from_secs(2);
+/// How often the worker looks at the queue even without a wake-up.
+pub const POLL: Duration = Duration::from_secs(5);
+
+/// Runs until `stop` is cancelled.
+pub(super) async fn run(engine: Engine, ctl: Arc<SessionCtl>, client: Arc<Client>, stop: CancellationToken) {
+    loop {
+        if ctl.status.borrow().state == State::Connected {
+            match engine.inner.store.next_queued(&ctl.id).await {
+                Ok(Some(rec)) => {
+                    send_one(&engine, &ctl, &client, &rec.id, &rec.chat, rec.body.as_deref().unwrap_or("")).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(session = %ctl.id, error = %e, "cannot read the send queue"),
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ctl.wake.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+async fn send_one(engine: &Engine, ctl: &SessionCtl, client: &Client, id: &str, chat: &str, body: &str) {
+    let store = &engine.inner.store;
+    let to = match chat.parse::<whatsapp_rust::Jid>() {
+        Ok(j) => j,
+        Err(e) => {
+            finish(engine, ctl, id, MessageState::Failed, Some(format!("bad recipient {chat}: {e}"))).await;
+            return;
+        }
+    };
+    let message = wa::Message::text(body.to_string());
+    let options = SendOptions::default().with_message_id(id.to_string());
+    let result = tokio::time::timeout(SEND_TIMEOUT, client.send_message_with_options(to, message, options)).await;
+    match result {
+        Ok(Ok(_)) => {
+            finish(engine, ctl, id, MessageState::Sent, None).await;
+        }
+        Ok(Err(e)) => retry_or_fail(engine, ctl, id, e.to_string()).await,
+        Err(_) => retry_or_fail(engine, ctl, id, "timed out".into()).await,
+    }
+    let _ = store;
+}
+
+async fn retry_or_fail(engine: &Engine, ctl: &SessionCtl, id: &str, error: String) {
+    tracing::warn!(session = %ctl.id, message = %id, %error, "send failed");
+    if ctl.status.borrow().state != State::Connected {
+        // Not the message's fault: it waits for the reconnect.
+        return;
+    }
+    match engine.inner.store.note_attempt(&ctl.id, id, error.clone()).await {
+        Ok(n) if n >= engine.inner.cfg.send_attempts => {
+            finish(engine, ctl, id, MessageState::Failed, Some(error)).await;
+        }
+        Ok(_) => tokio::time::sleep(RETRY_PAUSE).await,
+        Err(e) => {
+            tracing::error!(session = %ctl.id, error = %e, "cannot record a send attempt");
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+}
+
+async fn finish(engine: &Engine, ctl: &SessionCtl, id: &str, state: MessageState, error: Option<String>) {
+    match engine
+        .inner
+        .store
+        .finish_queued(&ctl.id, id, state, error, |_, _| Ok(()))
+        .await
+    {
+        Ok(_) => {
+            if state == MessageState::Sent {
+                let at = crate::event::now_ms();
+                ctl.update(|s| s.last_message_at = Some(at));
+            }
+        }
+        Err(e) => tracing::error!(session = %ctl.id, error = %e, "cannot record a send"),
+    }
+}
