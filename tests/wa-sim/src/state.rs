@@ -1,0 +1,198 @@
+//! Everything the simulated server remembers: the account and its linked
+//! companions, the contacts, open connections, pending pairings and what the
+//! client sent. One `Shared` per `Simulator`, behind a plain mutex that is
+//! never held across an `.await`; Signal state lives in per-party async
+//! mutexes next to it.
+
+use crate::party::{Party, UploadedKeys};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use whatsapp_rust::wacore_binary::Node;
+
+/// Something the simulator wants a connection task to do.
+pub(crate) enum Outbound {
+    /// Encrypt and send this node.
+    Node(Node),
+    /// Close the socket.
+    Close,
+}
+
+/// A live client connection.
+pub(crate) struct Conn {
+    /// Queue into the connection's task.
+    pub(crate) tx: mpsc::UnboundedSender<Outbound>,
+    /// The companion device id once the connection logged in.
+    pub(crate) device: Option<u16>,
+}
+
+/// A companion device linked to the account (the gateway's client).
+pub(crate) struct Companion {
+    /// Pre-keys the client uploaded at login; `None` until then.
+    pub(crate) keys: Option<UploadedKeys>,
+    /// Set by a server-side logout: the device may not log in again.
+    pub(crate) logged_out: bool,
+    /// Whether the phone already sent this device the app-state key share.
+    pub(crate) key_shared: bool,
+    /// The ADV identity the client counter-signed in `pair-device-sign`.
+    pub(crate) signed_identity: Option<Vec<u8>>,
+}
+
+/// A message the client sent to a contact, after the contact decrypted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    /// The stanza id the client chose.
+    pub id: String,
+    /// The sending device's JID as the server saw it (the client's own JID).
+    pub from: String,
+    /// The text body (`conversation` or `extendedTextMessage.text`); empty
+    /// for messages without text.
+    pub body: String,
+}
+
+/// A receipt the client sent to the server about messages it received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientReceipt {
+    /// Who the receipt is addressed to (the original sender).
+    pub to: String,
+    /// Every message id the receipt covers.
+    pub ids: Vec<String>,
+    /// The `type` attribute; empty for a plain delivery receipt.
+    pub kind: String,
+}
+
+/// A simulated contact: another WhatsApp user with one phone.
+pub(crate) struct ContactState {
+    /// Phone number (JID user part).
+    pub(crate) user: String,
+    /// The contact's Signal device.
+    pub(crate) party: tokio::sync::Mutex<Party>,
+    /// Messages the client sent to this contact, decrypted.
+    pub(crate) received: Mutex<Vec<ReceivedMessage>>,
+}
+
+/// The mutable part of the simulator's state.
+pub(crate) struct Inner {
+    /// Account owner's phone number.
+    pub(crate) account_user: String,
+    /// Account owner's LID user part.
+    pub(crate) account_lid: String,
+    /// Next companion device id to hand out.
+    pub(crate) next_device: u16,
+    /// Linked companions by device id.
+    pub(crate) devices: HashMap<u16, Companion>,
+    /// Open connections by id.
+    pub(crate) conns: HashMap<u64, Conn>,
+    pub(crate) next_conn: u64,
+    /// QR refs handed to unpaired connections → that connection.
+    pub(crate) pairing_refs: HashMap<String, u64>,
+    /// `pair-success` iq id → who waits for the client's `pair-device-sign`.
+    pub(crate) pending_signs: HashMap<String, oneshot::Sender<Vec<u8>>>,
+    /// Contacts by phone number.
+    pub(crate) contacts: HashMap<String, Arc<ContactState>>,
+    /// Receipts the client sent, oldest first.
+    pub(crate) client_receipts: Vec<ClientReceipt>,
+    /// Stanzas for companions that were offline when they were sent.
+    pub(crate) offline: HashMap<u16, Vec<Node>>,
+}
+
+/// State shared by the accept loop, connection tasks and the test handles.
+pub(crate) struct Shared {
+    /// `false` while the simulated internet is down.
+    pub(crate) online: AtomicBool,
+    /// The Noise static key and certificate.
+    pub(crate) identity: crate::noise::ServerIdentity,
+    /// The account owner's phone (device 0) as a Signal party.
+    pub(crate) phone: tokio::sync::Mutex<Party>,
+    /// The ADV account identity (same key as the phone's identity).
+    pub(crate) account_identity: [u8; 32],
+    inner: Mutex<Inner>,
+    /// Bumped on every change a test may wait for.
+    version: watch::Sender<u64>,
+}
+
+impl Shared {
+    /// Creates the state for one account with phone number `account_user`.
+    pub(crate) fn new(account_user: &str, account_lid: &str) -> anyhow::Result<Self> {
+        let phone = Party::generate()?;
+        let account_identity = phone.identity_public();
+        Ok(Self {
+            online: AtomicBool::new(true),
+            identity: crate::noise::ServerIdentity::generate(),
+            phone: tokio::sync::Mutex::new(phone),
+            account_identity,
+            inner: Mutex::new(Inner {
+                account_user: account_user.to_string(),
+                account_lid: account_lid.to_string(),
+                next_device: 1,
+                devices: HashMap::new(),
+                conns: HashMap::new(),
+                next_conn: 1,
+                pairing_refs: HashMap::new(),
+                pending_signs: HashMap::new(),
+                contacts: HashMap::new(),
+                client_receipts: Vec::new(),
+                offline: HashMap::new(),
+            }),
+            version: watch::channel(0).0,
+        })
+    }
+
+    /// Locks the mutable state. A poisoned lock is recovered: the state is
+    /// plain data and a panicking test thread must not wedge the server.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn is_online(&self) -> bool {
+        self.online.load(Ordering::SeqCst)
+    }
+
+    /// Wakes everybody waiting in [`Shared::wait_until`].
+    pub(crate) fn bump(&self) {
+        self.version.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// Waits until `check` returns `Some`, re-checking after every change.
+    pub(crate) async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&Shared) -> Option<T>,
+    ) -> Option<T> {
+        let mut rx = self.version.subscribe();
+        let wait = async {
+            loop {
+                rx.borrow_and_update();
+                if let Some(v) = check(self) {
+                    return Some(v);
+                }
+                if rx.changed().await.is_err() {
+                    return None;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.ok().flatten()
+    }
+
+    /// Queues `node` for every connection logged in as `device`, or keeps it
+    /// for the next login when none is. Returns whether it went out live.
+    pub(crate) fn deliver(&self, device: u16, node: Node) -> bool {
+        let mut inner = self.lock();
+        let live: Vec<_> = inner
+            .conns
+            .values()
+            .filter(|c| c.device == Some(device))
+            .map(|c| c.tx.clone())
+            .collect();
+        let mut sent = false;
+        for tx in live {
+            sent |= tx.send(Outbound::Node(node.clone())).is_ok();
+        }
+        if !sent {
+            inner.offline.entry(device).or_default().push(node);
+        }
+        sent
+    }
+}
