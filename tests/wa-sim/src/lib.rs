@@ -1,1 +1,230 @@
-//! placeholder
+//! A simulated WhatsApp server for tests (never part of the product).
+//!
+//! The real `whatsapp-rust` client connects to it over a real WebSocket on
+//! loopback and speaks the real protocol: Noise XX/IK, QR pairing, login,
+//! end-to-end encrypted messages and receipts. Only the server side and the
+//! other people's phones are simulated.
+//!
+//! Layout, in the order a connection flows through it:
+//! - [`server`]: accept loop on `127.0.0.1:0` (refuses sockets while offline)
+//! - [`conn`]: one socket: handshake, frame loop, outbound queue
+//! - [`noise`]: server side of the Noise handshake and the frame cipher
+//! - [`login`]: `<success>` / `<failure>` / `pair-device` after the handshake
+//! - [`stanza`]: routes each stanza to [`iq`], [`messages`] or receipts
+//! - [`iq`]: answers to every request the client makes
+//! - [`messages`], [`keyshare`]: Signal traffic between client and phones
+//! - [`pairing`] ([`Phone`]), [`contact`] ([`Contact`]): test-facing handles
+//! - [`party`]: an in-memory Signal device; [`state`]: what the server knows
+//!
+//! The client must be built with whatsapp-rust's
+//! `danger-skip-cert-chain-verify` feature (this crate enables it), because
+//! the simulator's Noise certificate is not signed by WhatsApp.
+
+mod conn;
+pub mod contact;
+mod iq;
+mod keyshare;
+mod login;
+mod messages;
+mod noise;
+mod nodes;
+pub mod pairing;
+mod party;
+mod server;
+mod stanza;
+mod state;
+
+pub use contact::{Contact, ReceiptKind};
+pub use noise::HandshakeKind;
+pub use pairing::{PairedDevice, Phone};
+pub use state::{ClientReceipt, ReceivedMessage};
+
+use anyhow::{anyhow, bail};
+use state::{ContactState, Outbound, Shared};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use whatsapp_rust::wacore_binary::builder::NodeBuilder;
+
+/// Phone number of the simulated account owner.
+pub const DEFAULT_ACCOUNT: &str = "15551230000";
+/// LID user part of the simulated account owner.
+pub const DEFAULT_ACCOUNT_LID: &str = "100000000000001";
+
+/// A running simulated server. Dropping it stops the accept loop; open
+/// connections end when their client goes away.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.accept.abort();
+        // Close every socket so the clients notice the server is gone.
+        for conn in self.shared.lock().conns.values() {
+            let _ = conn.tx.send(Outbound::Close);
+        }
+    }
+}
+
+impl Simulator {
+    /// Binds `127.0.0.1:0` and starts serving.
+    pub async fn start() -> anyhow::Result<Simulator> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(DEFAULT_ACCOUNT, DEFAULT_ACCOUNT_LID)?);
+        let accept = tokio::spawn(server::run(listener, shared.clone()));
+        Ok(Simulator {
+            shared,
+            addr,
+            accept,
+        })
+    }
+
+    /// The URL to give `TokioWebSocketTransportFactory::with_url`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws/chat", self.addr)
+    }
+
+    /// The account owner's primary phone.
+    pub fn phone(&self) -> Phone {
+        Phone {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Another WhatsApp user with this phone number (created on first use).
+    /// A leading `+` and a `@s.whatsapp.net` suffix are accepted.
+    pub fn contact(&self, phone_number: &str) -> Contact {
+        let user = phone_number
+            .trim_start_matches('+')
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let state = {
+            let mut inner = self.shared.lock();
+            match inner.contacts.get(&user) {
+                Some(existing) => existing.clone(),
+                None => {
+                    // Key generation cannot fail short of a broken RNG.
+                    let created = Arc::new(
+                        ContactState::new(&user).unwrap_or_else(|e| panic!("contact keys: {e}")),
+                    );
+                    inner.contacts.insert(user, created.clone());
+                    created
+                }
+            }
+        };
+        Contact {
+            shared: self.shared.clone(),
+            state,
+        }
+    }
+
+    /// Closes every client socket, as a server restart or a network blip
+    /// would. Clients are free to reconnect.
+    pub async fn drop_connections(&self) {
+        let txs: Vec<_> = self
+            .shared
+            .lock()
+            .conns
+            .values()
+            .map(|c| c.tx.clone())
+            .collect();
+        for tx in txs {
+            let _ = tx.send(Outbound::Close);
+        }
+        // Give the connection tasks a moment to unregister.
+        let _ = self
+            .shared
+            .wait_until(Duration::from_secs(2), |s| {
+                s.lock().conns.is_empty().then_some(())
+            })
+            .await;
+    }
+
+    /// Server-side logout of a companion (as if removed from the phone's
+    /// "Linked devices"): a connected client gets a `device_removed` stream
+    /// error, and the device can never log in again.
+    pub async fn logout(&self, device_jid: &str) -> anyhow::Result<()> {
+        let jid: whatsapp_rust::Jid = device_jid
+            .parse()
+            .map_err(|e| anyhow!("bad device JID {device_jid}: {e:?}"))?;
+        let txs: Vec<_> = {
+            let mut inner = self.shared.lock();
+            if jid.user != inner.account_user {
+                bail!("{device_jid} is not a device of the simulated account");
+            }
+            let Some(companion) = inner.devices.get_mut(&jid.device) else {
+                bail!("{device_jid} is not a linked companion");
+            };
+            companion.logged_out = true;
+            inner
+                .conns
+                .values()
+                .filter(|c| c.device == Some(jid.device))
+                .map(|c| c.tx.clone())
+                .collect()
+        };
+        for tx in txs {
+            let _ = tx.send(Outbound::Node(
+                NodeBuilder::new("stream:error")
+                    .children([NodeBuilder::new("conflict")
+                        .attr("type", "device_removed")
+                        .build()])
+                    .build(),
+            ));
+            let _ = tx.send(Outbound::Close);
+        }
+        self.shared.bump();
+        Ok(())
+    }
+
+    /// `false` simulates the internet going down: open sockets are closed
+    /// and new ones are refused until it is set back to `true`.
+    pub fn set_online(&self, online: bool) {
+        self.shared.online.store(online, Ordering::SeqCst);
+        if !online {
+            for conn in self.shared.lock().conns.values() {
+                let _ = conn.tx.send(Outbound::Close);
+            }
+        }
+        self.shared.bump();
+    }
+
+    /// Number of open client connections (any state).
+    pub fn connection_count(&self) -> usize {
+        self.shared.lock().conns.len()
+    }
+
+    /// Number of connections logged in as a companion.
+    pub fn logged_in_count(&self) -> usize {
+        self.shared
+            .lock()
+            .conns
+            .values()
+            .filter(|c| c.device.is_some())
+            .count()
+    }
+
+    /// Waits until at least `n` connections are logged in.
+    pub async fn wait_logged_in(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
+        self.shared
+            .wait_until(timeout, |s| {
+                (s.lock().conns.values().filter(|c| c.device.is_some()).count() >= n)
+                    .then_some(())
+            })
+            .await
+            .ok_or_else(|| anyhow!("fewer than {n} logged-in connections after {timeout:?}"))
+    }
+
+    /// Every receipt the client sent, oldest first.
+    pub fn client_receipts(&self) -> Vec<ClientReceipt> {
+        self.shared.lock().client_receipts.clone()
+    }
+}

@@ -202,7 +202,7 @@ impl Party {
         )
         .await
         .context("message_decrypt")?;
-        if let Some(id) = result.pre_key_id_used() {
+        if let Some(id) = result.consumed_prekey_id {
             self.prekeys.0.remove(&u32::from(id));
         }
         Ok(result.plaintext)

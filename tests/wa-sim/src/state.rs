@@ -71,6 +71,30 @@ pub(crate) struct ContactState {
     pub(crate) party: tokio::sync::Mutex<Party>,
     /// Messages the client sent to this contact, decrypted.
     pub(crate) received: Mutex<Vec<ReceivedMessage>>,
+    /// How many of `received` `wait_for_text` already returned.
+    pub(crate) seen: Mutex<usize>,
+}
+
+impl ContactState {
+    /// Creates a contact with a fresh Signal identity.
+    pub(crate) fn new(user: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            user: user.to_string(),
+            party: tokio::sync::Mutex::new(Party::generate()?),
+            received: Mutex::new(Vec::new()),
+            seen: Mutex::new(0),
+        })
+    }
+
+    pub(crate) fn seen(&self) -> usize {
+        self.seen.lock().map(|s| *s).unwrap_or(0)
+    }
+
+    pub(crate) fn mark_seen(&self, n: usize) {
+        if let Ok(mut s) = self.seen.lock() {
+            *s = (*s).max(n);
+        }
+    }
 }
 
 /// The mutable part of the simulator's state.

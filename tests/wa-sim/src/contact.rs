@@ -1,0 +1,169 @@
+//! Another WhatsApp user the client talks to. A contact has one phone; it
+//! sends texts and receipts to the account's companion devices and reads
+//! what the client sent it.
+
+use crate::messages::{message_node, seal_to_companion};
+use crate::nodes;
+use crate::state::{ClientReceipt, ContactState, ReceivedMessage, Shared};
+use anyhow::{anyhow, bail};
+use std::sync::Arc;
+use std::time::Duration;
+use whatsapp_rust::wacore_binary::builder::NodeBuilder;
+use whatsapp_rust::waproto::whatsapp as wa;
+
+/// Which receipt a contact sends for a message it received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReceiptKind {
+    /// Delivered to the contact's phone (two grey ticks).
+    Delivered,
+    /// Read (two blue ticks).
+    Read,
+    /// A voice note was played.
+    Played,
+}
+
+/// A simulated WhatsApp user, reachable as `<number>@s.whatsapp.net`.
+#[derive(Clone)]
+pub struct Contact {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) state: Arc<ContactState>,
+}
+
+impl Contact {
+    /// The contact's JID, e.g. `15559870000@s.whatsapp.net`.
+    pub fn jid(&self) -> String {
+        format!("{}@s.whatsapp.net", self.state.user)
+    }
+
+    /// Sends a text to every linked companion of the account. A companion
+    /// that is offline gets it when it next comes online. Returns the
+    /// message id.
+    pub async fn send_text(&self, to_account_jid: &str, body: &str) -> anyhow::Result<String> {
+        let target_user = to_account_jid.split(['@', ':']).next().unwrap_or_default();
+        let devices: Vec<u16> = {
+            let inner = self.shared.lock();
+            if target_user != inner.account_user {
+                bail!("{to_account_jid} is not the simulated account");
+            }
+            inner
+                .devices
+                .iter()
+                .filter(|(_, c)| !c.logged_out && c.keys.is_some())
+                .map(|(d, _)| *d)
+                .collect()
+        };
+        if devices.is_empty() {
+            bail!("no companion of {to_account_jid} has logged in yet");
+        }
+        let id = nodes::new_id();
+        let message = wa::Message {
+            conversation: Some(body.to_string()),
+            ..Default::default()
+        };
+        for device in devices {
+            let sealed = seal_to_companion(&self.shared, &self.state.party, device, &message).await?;
+            let node = message_node(
+                &self.jid(),
+                &id,
+                "text",
+                sealed,
+                &[("notify", format!("Contact {}", self.state.user))],
+            );
+            self.shared.deliver(device, node);
+        }
+        Ok(id)
+    }
+
+    /// Messages the client sent to this contact, decrypted, oldest first.
+    pub async fn received(&self) -> Vec<ReceivedMessage> {
+        self.state
+            .received
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
+    }
+
+    /// Waits for the next text the client sends this contact (one not yet
+    /// returned by an earlier call).
+    pub async fn wait_for_text(&self, timeout: Duration) -> anyhow::Result<ReceivedMessage> {
+        let seen = self.state.seen();
+        let state = self.state.clone();
+        let got = self
+            .shared
+            .wait_until(timeout, |_| {
+                state
+                    .received
+                    .lock()
+                    .ok()
+                    .and_then(|l| l.get(seen).cloned())
+            })
+            .await;
+        match got {
+            Some(msg) => {
+                self.state.mark_seen(seen + 1);
+                Ok(msg)
+            }
+            None => Err(anyhow!("no message from the client within {timeout:?}")),
+        }
+    }
+
+    /// Sends the client a receipt for a message it sent this contact.
+    pub async fn send_receipt(&self, msg_id: &str, kind: ReceiptKind) -> anyhow::Result<()> {
+        let devices: Vec<u16> = {
+            let inner = self.shared.lock();
+            inner
+                .devices
+                .iter()
+                .filter(|(_, c)| !c.logged_out)
+                .map(|(d, _)| *d)
+                .collect()
+        };
+        if devices.is_empty() {
+            bail!("the account has no linked companion");
+        }
+        for device in devices {
+            let mut b = NodeBuilder::new("receipt")
+                .attr("from", self.jid())
+                .attr("id", msg_id.to_string())
+                .attr("t", nodes::now_secs());
+            match kind {
+                ReceiptKind::Delivered => {}
+                ReceiptKind::Read => b = b.attr("type", "read"),
+                ReceiptKind::Played => b = b.attr("type", "played"),
+            }
+            self.shared.deliver(device, b.build());
+        }
+        Ok(())
+    }
+
+    /// Receipts the client sent for messages from this contact.
+    pub fn receipts_from_client(&self) -> Vec<ClientReceipt> {
+        let jid = self.jid();
+        self.shared
+            .lock()
+            .client_receipts
+            .iter()
+            .filter(|r| r.to == jid)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until the client sent a receipt covering `msg_id`.
+    pub async fn wait_for_client_receipt(
+        &self,
+        msg_id: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<ClientReceipt> {
+        let jid = self.jid();
+        self.shared
+            .wait_until(timeout, |s| {
+                s.lock()
+                    .client_receipts
+                    .iter()
+                    .find(|r| r.to == jid && r.ids.iter().any(|i| i == msg_id))
+                    .cloned()
+            })
+            .await
+            .ok_or_else(|| anyhow!("no receipt for {msg_id} within {timeout:?}"))
+    }
+}

@@ -1,0 +1,111 @@
+//! What happens right after the Noise handshake: a known companion logs in
+//! (`<success>` or `<failure>`), an unknown client gets QR refs
+//! (`pair-device`). Also the account-wide answers sent once a companion goes
+//! active (queued messages, `<ib><offline>`).
+
+use crate::conn::ConnCtx;
+use crate::noise::HandshakeKind;
+use crate::nodes::{self, SERVER};
+use crate::state::{Outbound, Shared};
+use std::sync::Arc;
+use whatsapp_rust::wacore_binary::builder::NodeBuilder;
+use whatsapp_rust::waproto::whatsapp as wa;
+
+/// How many QR refs one unpaired connection gets.
+const QR_REFS: usize = 3;
+
+/// Routes a freshly established connection to login or pairing.
+pub(crate) fn on_established(
+    shared: &Arc<Shared>,
+    ctx: &mut ConnCtx,
+    _kind: HandshakeKind,
+    payload: &wa::ClientPayload,
+) {
+    match (payload.username, payload.device) {
+        (Some(user), device) => login(shared, ctx, user, device.unwrap_or(0)),
+        (None, _) => start_pairing(shared, ctx),
+    }
+}
+
+fn login(shared: &Arc<Shared>, ctx: &mut ConnCtx, user: u64, device: u32) {
+    let (account_user, lid) = {
+        let inner = shared.lock();
+        (inner.account_user.clone(), inner.account_lid.clone())
+    };
+    let device = u16::try_from(device).ok();
+    let allowed = device.filter(|d| {
+        user.to_string() == account_user
+            && shared
+                .lock()
+                .devices
+                .get(d)
+                .is_some_and(|c| !c.logged_out)
+    });
+    let Some(device) = allowed else {
+        ctx.send(
+            NodeBuilder::new("failure")
+                .attr("reason", "401")
+                .attr("location", "sim")
+                .build(),
+        );
+        ctx.close();
+        return;
+    };
+    ctx.device = Some(device);
+    if let Some(conn) = shared.lock().conns.get_mut(&ctx.id) {
+        conn.device = Some(device);
+    }
+    ctx.send(
+        NodeBuilder::new("success")
+            .attr("t", nodes::now_secs())
+            .attr("props", "1")
+            .attr("abprops", "1")
+            .attr("location", "sim")
+            .attr("creation", nodes::now_secs())
+            .attr("lid", format!("{lid}:{device}@lid"))
+            .build(),
+    );
+    shared.bump();
+}
+
+fn start_pairing(shared: &Arc<Shared>, ctx: &mut ConnCtx) {
+    let refs: Vec<String> = (0..QR_REFS).map(|_| format!("2@{}", nodes::new_id())).collect();
+    {
+        let mut inner = shared.lock();
+        for r in &refs {
+            inner.pairing_refs.insert(r.clone(), ctx.id);
+        }
+    }
+    ctx.send(
+        NodeBuilder::new("iq")
+            .attr("from", SERVER)
+            .attr("type", "set")
+            .attr("id", nodes::new_id())
+            .attr("xmlns", "md")
+            .children([NodeBuilder::new("pair-device")
+                .children(
+                    refs.into_iter()
+                        .map(|r| NodeBuilder::new("ref").bytes(r.into_bytes()).build()),
+                )
+                .build()])
+            .build(),
+    );
+    shared.bump();
+}
+
+/// The client left passive mode: hand over what queued up while it was
+/// offline, then say the offline backlog is done (the client otherwise
+/// waits for it for a minute).
+pub(crate) fn went_active(shared: &Arc<Shared>, ctx: &ConnCtx) {
+    let Some(device) = ctx.device else { return };
+    let queued = shared.lock().offline.remove(&device).unwrap_or_default();
+    for node in queued {
+        let _ = ctx.tx.send(Outbound::Node(node));
+    }
+    ctx.send(
+        NodeBuilder::new("ib")
+            .attr("from", SERVER)
+            .children([NodeBuilder::new("offline").attr("count", "0").build()])
+            .build(),
+    );
+}
