@@ -170,10 +170,11 @@ fn usync(shared: &Arc<Shared>, id: &str, node: &NodeRef<'_>) -> Node {
         .and_then(|q| q.children())
         .map(|c| c.iter().map(|n| n.tag.as_ref().to_string()).collect())
         .unwrap_or_default();
-    let (account_user, known): (String, Vec<String>) = {
+    let (account_user, account_lid, known): (String, String, Vec<String>) = {
         let inner = shared.lock();
         (
             inner.account_user.clone(),
+            inner.account_lid.clone(),
             inner.contacts.keys().cloned().collect(),
         )
     };
@@ -188,7 +189,12 @@ fn usync(shared: &Arc<Shared>, id: &str, node: &NodeRef<'_>) -> Node {
             },
         };
         let user_part = jid.split(['@', ':']).next().unwrap_or_default().to_string();
-        let exists = user_part == account_user || known.contains(&user_part);
+        let server = jid.rsplit('@').next().unwrap_or("s.whatsapp.net").to_string();
+        let exists = if server == "lid" {
+            user_part == account_lid
+        } else {
+            user_part == account_user || known.contains(&user_part)
+        };
         let mut children = Vec::new();
         for protocol in &query {
             match protocol.as_str() {
@@ -209,7 +215,7 @@ fn usync(shared: &Arc<Shared>, id: &str, node: &NodeRef<'_>) -> Node {
         }
         users.push(
             NodeBuilder::new("user")
-                .attr("jid", format!("{user_part}@s.whatsapp.net"))
+                .attr("jid", format!("{user_part}@{server}"))
                 .children(children)
                 .build(),
         );
