@@ -223,6 +223,12 @@ impl Simulator {
             .ok_or_else(|| anyhow!("fewer than {n} logged-in connections after {timeout:?}"))
     }
 
+    /// The handshake of every successful login, oldest first (pairing's
+    /// own connection is not a login).
+    pub fn logins(&self) -> Vec<HandshakeKind> {
+        self.shared.lock().logins.clone()
+    }
+
     /// Every receipt the client sent, oldest first.
     pub fn client_receipts(&self) -> Vec<ClientReceipt> {
         self.shared.lock().client_receipts.clone()

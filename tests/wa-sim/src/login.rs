@@ -18,16 +18,16 @@ const QR_REFS: usize = 3;
 pub(crate) fn on_established(
     shared: &Arc<Shared>,
     ctx: &mut ConnCtx,
-    _kind: HandshakeKind,
+    kind: HandshakeKind,
     payload: &wa::ClientPayload,
 ) {
     match (payload.username, payload.device) {
-        (Some(user), device) => login(shared, ctx, user, device.unwrap_or(0)),
+        (Some(user), device) => login(shared, ctx, kind, user, device.unwrap_or(0)),
         (None, _) => start_pairing(shared, ctx),
     }
 }
 
-fn login(shared: &Arc<Shared>, ctx: &mut ConnCtx, user: u64, device: u32) {
+fn login(shared: &Arc<Shared>, ctx: &mut ConnCtx, kind: HandshakeKind, user: u64, device: u32) {
     let (account_user, lid) = {
         let inner = shared.lock();
         (inner.account_user.clone(), inner.account_lid.clone())
@@ -52,8 +52,12 @@ fn login(shared: &Arc<Shared>, ctx: &mut ConnCtx, user: u64, device: u32) {
         return;
     };
     ctx.device = Some(device);
-    if let Some(conn) = shared.lock().conns.get_mut(&ctx.id) {
-        conn.device = Some(device);
+    {
+        let mut inner = shared.lock();
+        inner.logins.push(kind);
+        if let Some(conn) = inner.conns.get_mut(&ctx.id) {
+            conn.device = Some(device);
+        }
     }
     ctx.send(
         NodeBuilder::new("success")

@@ -120,6 +120,8 @@ pub(crate) struct Inner {
     pub(crate) client_receipts: Vec<ClientReceipt>,
     /// Stanzas for companions that were offline when they were sent.
     pub(crate) offline: HashMap<u16, Vec<Node>>,
+    /// Handshake of every successful companion login, oldest first.
+    pub(crate) logins: Vec<crate::noise::HandshakeKind>,
 }
 
 /// State shared by the accept loop, connection tasks and the test handles.
@@ -159,6 +161,7 @@ impl Shared {
                 contacts: HashMap::new(),
                 client_receipts: Vec::new(),
                 offline: HashMap::new(),
+                logins: Vec::new(),
             }),
             version: watch::channel(0).0,
         })

@@ -39,3 +39,29 @@ async fn qr_pairing_then_login() {
     );
     client.stop().await;
 }
+
+/// A restarted client on the same store logs in with IK (cached server key)
+/// and reaches `Connected` without showing a QR.
+#[tokio::test]
+async fn restart_logs_in_with_ik_without_qr() {
+    init_logs();
+    let sim = Simulator::start().await.expect("simulator starts");
+    let (client, backend, _device) = common::paired_client(&sim).await;
+    assert_eq!(sim.logins(), vec![wa_sim::HandshakeKind::Xx]);
+    client.stop().await;
+
+    let mut restarted = TestClient::start(&sim, backend).await;
+    let saw_qr = restarted
+        .wait_for("Connected or a QR", STEP, |e| match e {
+            Event::Connected(_) => Some(false),
+            Event::PairingQrCode(_) => Some(true),
+            _ => None,
+        })
+        .await;
+    assert!(!saw_qr, "a paired client must not ask for a QR");
+    assert_eq!(
+        sim.logins(),
+        vec![wa_sim::HandshakeKind::Xx, wa_sim::HandshakeKind::Ik]
+    );
+    restarted.stop().await;
+}
