@@ -39,6 +39,8 @@ pub struct TestClient {
     pub handle: BotHandle,
     pub client: Arc<Client>,
     events: mpsc::UnboundedReceiver<Arc<Event>>,
+    /// Events received but not yet matched by a `wait_for`.
+    backlog: Vec<Arc<Event>>,
 }
 
 impl TestClient {
@@ -67,17 +69,25 @@ impl TestClient {
             handle,
             client,
             events,
+            backlog: Vec::new(),
         }
     }
 
-    /// Waits for the first event for which `pick` returns `Some`, skipping
-    /// the others. Panics with `what` after `timeout`.
+    /// Waits for the oldest unmatched event for which `pick` returns `Some`
+    /// and consumes it; events it skips stay for later waits. Panics with
+    /// `what` after `timeout`.
     pub async fn wait_for<T>(
         &mut self,
         what: &str,
         timeout: Duration,
         mut pick: impl FnMut(&Event) -> Option<T>,
     ) -> T {
+        for i in 0..self.backlog.len() {
+            if let Some(v) = pick(&self.backlog[i]) {
+                self.backlog.remove(i);
+                return v;
+            }
+        }
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let next = tokio::time::timeout_at(deadline, self.events.recv()).await;
@@ -86,11 +96,19 @@ impl TestClient {
                     if let Some(v) = pick(&event) {
                         return v;
                     }
+                    self.backlog.push(event);
                 }
                 Ok(None) => panic!("event stream ended while waiting for {what}"),
                 Err(_) => panic!("no {what} within {timeout:?}"),
             }
         }
+    }
+
+    /// Drops every event received so far, so the next wait only sees what
+    /// happens after this call.
+    pub fn forget_past(&mut self) {
+        self.backlog.clear();
+        while self.events.try_recv().is_ok() {}
     }
 
     /// Waits for `Connected`.
