@@ -131,8 +131,8 @@ async fn on_frame(
                 waiting => Ok(Phase::Finish(waiting)),
             }
         }
-        Phase::Finish(Responder::AwaitFinish { noise, server_eph }) => {
-            let est = noise::finish_xx(noise, &server_eph, &frame)?;
+        Phase::Finish(Responder::AwaitFinish(pending)) => {
+            let est = noise::finish_xx(*pending, &frame)?;
             Ok(open(shared, ctx, est))
         }
         Phase::Finish(Responder::Done(est)) => Ok(open(shared, ctx, *est)),

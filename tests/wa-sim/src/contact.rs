@@ -61,7 +61,8 @@ impl Contact {
             ..Default::default()
         };
         for device in devices {
-            let sealed = seal_to_companion(&self.shared, &self.state.party, device, &message).await?;
+            let sealed =
+                seal_to_companion(&self.shared, &self.state.party, device, &message).await?;
             let node = message_node(
                 &self.jid(),
                 &id,

@@ -183,13 +183,20 @@ fn usync(shared: &Arc<Shared>, id: &str, node: &NodeRef<'_>) -> Node {
     for user in list.iter().flat_map(|l| l.get_children_by_tag("user")) {
         let jid = match attr(user, "jid") {
             Some(j) => j,
-            None => match user.get_optional_child("contact").and_then(|c| c.content_str()) {
+            None => match user
+                .get_optional_child("contact")
+                .and_then(|c| c.content_str())
+            {
                 Some(number) => format!("{}@s.whatsapp.net", number.trim_start_matches('+')),
                 None => continue,
             },
         };
         let user_part = jid.split(['@', ':']).next().unwrap_or_default().to_string();
-        let server = jid.rsplit('@').next().unwrap_or("s.whatsapp.net").to_string();
+        let server = jid
+            .rsplit('@')
+            .next()
+            .unwrap_or("s.whatsapp.net")
+            .to_string();
         let exists = if server == "lid" {
             user_part == account_lid
         } else {
@@ -222,9 +229,11 @@ fn usync(shared: &Arc<Shared>, id: &str, node: &NodeRef<'_>) -> Node {
     }
     iq_result(
         id,
-        vec![NodeBuilder::new("usync")
-            .children([NodeBuilder::new("list").children(users).build()])
-            .build()],
+        vec![
+            NodeBuilder::new("usync")
+                .children([NodeBuilder::new("list").children(users).build()])
+                .build(),
+        ],
     )
 }
 
@@ -249,4 +258,3 @@ fn app_state(id: &str, node: &NodeRef<'_>) -> Node {
         vec![NodeBuilder::new("sync").children(collections).build()],
     )
 }
-

@@ -64,7 +64,7 @@ fn key_share_message() -> wa::Message {
     };
     wa::Message {
         protocol_message: MessageField::some(ProtocolMessage {
-            r#type: Some(Type::APP_STATE_SYNC_KEY_SHARE.into()),
+            r#type: Some(Type::APP_STATE_SYNC_KEY_SHARE),
             app_state_sync_key_share: MessageField::some(AppStateSyncKeyShare { keys: vec![key] }),
             ..Default::default()
         }),

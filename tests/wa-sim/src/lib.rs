@@ -26,8 +26,8 @@ mod iq;
 mod keyshare;
 mod login;
 mod messages;
-mod noise;
 mod nodes;
+mod noise;
 pub mod pairing;
 mod party;
 mod server;
@@ -216,7 +216,12 @@ impl Simulator {
     pub async fn wait_logged_in(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
         self.shared
             .wait_until(timeout, |s| {
-                (s.lock().conns.values().filter(|c| c.device.is_some()).count() >= n)
+                (s.lock()
+                    .conns
+                    .values()
+                    .filter(|c| c.device.is_some())
+                    .count()
+                    >= n)
                     .then_some(())
             })
             .await

@@ -4,8 +4,8 @@
 //! active (queued messages, `<ib><offline>`).
 
 use crate::conn::ConnCtx;
-use crate::noise::HandshakeKind;
 use crate::nodes::{self, SERVER};
+use crate::noise::HandshakeKind;
 use crate::state::{Outbound, Shared};
 use std::sync::Arc;
 use whatsapp_rust::wacore_binary::builder::NodeBuilder;
@@ -35,11 +35,7 @@ fn login(shared: &Arc<Shared>, ctx: &mut ConnCtx, kind: HandshakeKind, user: u64
     let device = u16::try_from(device).ok();
     let allowed = device.filter(|d| {
         user.to_string() == account_user
-            && shared
-                .lock()
-                .devices
-                .get(d)
-                .is_some_and(|c| !c.logged_out)
+            && shared.lock().devices.get(d).is_some_and(|c| !c.logged_out)
     });
     let Some(device) = allowed else {
         ctx.send(
@@ -73,7 +69,9 @@ fn login(shared: &Arc<Shared>, ctx: &mut ConnCtx, kind: HandshakeKind, user: u64
 }
 
 fn start_pairing(shared: &Arc<Shared>, ctx: &mut ConnCtx) {
-    let refs: Vec<String> = (0..QR_REFS).map(|_| format!("2@{}", nodes::new_id())).collect();
+    let refs: Vec<String> = (0..QR_REFS)
+        .map(|_| format!("2@{}", nodes::new_id()))
+        .collect();
     {
         let mut inner = shared.lock();
         for r in &refs {

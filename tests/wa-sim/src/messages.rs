@@ -16,7 +16,10 @@ use whatsapp_rust::waproto::whatsapp as wa;
 
 /// The Signal address simulated phones use for a companion device.
 pub(crate) fn companion_address(account_user: &str, device: u16) -> ProtocolAddress {
-    ProtocolAddress::new(&format!("{account_user}:{device}"), u32::from(device).into())
+    ProtocolAddress::new(
+        &format!("{account_user}:{device}"),
+        u32::from(device).into(),
+    )
 }
 
 /// Handles a `<message>` the client sends: every simulated recipient device
@@ -25,14 +28,17 @@ pub(crate) async fn from_client(shared: &Arc<Shared>, ctx: &ConnCtx, node: &Node
     let id = attr(node, "id").unwrap_or_default();
     let to = attr(node, "to").unwrap_or_default();
     if let Some(device) = ctx.device {
-        let account_user = shared.lock().account_user.clone();
+        let (account_user, account_lid) = {
+            let inner = shared.lock();
+            (inner.account_user.clone(), inner.account_lid.clone())
+        };
         let from = format!("{account_user}:{device}@s.whatsapp.net");
         let sender = companion_address(&account_user, device);
         for (recipient, enc_type, ciphertext) in copies(node, &to) {
             let Ok(jid) = recipient.parse::<Jid>() else {
                 continue;
             };
-            if jid.user == account_user {
+            if jid.user == account_user || jid.user == account_lid {
                 // The client's copy for its own phone (DeviceSentMessage). Kept
                 // so the phone's sessions stay in step; content is ignored.
                 let _ = shared
@@ -69,7 +75,14 @@ pub(crate) async fn from_client(shared: &Arc<Shared>, ctx: &ConnCtx, node: &Node
         NodeBuilder::new("ack")
             .attr("class", "message")
             .attr("id", id)
-            .attr("from", if to.is_empty() { nodes::SERVER.to_string() } else { to })
+            .attr(
+                "from",
+                if to.is_empty() {
+                    nodes::SERVER.to_string()
+                } else {
+                    to
+                },
+            )
             .attr("t", nodes::now_secs())
             .build(),
     );
@@ -152,7 +165,13 @@ pub(crate) async fn seal_to_companion(
 }
 
 /// `<message from id t type><enc v="2" type>…</enc></message>`.
-pub(crate) fn message_node(from: &str, id: &str, kind: &str, sealed: Sealed, extra: &[(&'static str, String)]) -> Node {
+pub(crate) fn message_node(
+    from: &str,
+    id: &str,
+    kind: &str,
+    sealed: Sealed,
+    extra: &[(&'static str, String)],
+) -> Node {
     let mut b = NodeBuilder::new("message")
         .attr("from", from.to_string())
         .attr("id", id.to_string())

@@ -5,11 +5,11 @@
 //! binary nodes and back. It knows nothing about stanzas or accounts.
 
 use anyhow::{Context, anyhow, bail};
-use whatsapp_rust::waproto::buffa::{self, Message as _};
 use whatsapp_rust::wacore::handshake::{NoiseCipher, NoiseHandshake};
 use whatsapp_rust::wacore::libsignal::protocol::KeyPair;
 use whatsapp_rust::wacore_binary::consts::{NOISE_PATTERN_IK, NOISE_PATTERN_XX, WA_CONN_HEADER};
 use whatsapp_rust::wacore_binary::{Node, OwnedNodeRef};
+use whatsapp_rust::waproto::buffa::{self, Message as _};
 use whatsapp_rust::waproto::whatsapp as wa;
 
 /// Largest frame the 3-byte length prefix can describe.
@@ -148,12 +148,15 @@ pub enum HandshakeKind {
 /// Server state after reading the `ClientHello`.
 pub(crate) enum Responder {
     /// XX: waiting for the `ClientFinish`.
-    AwaitFinish {
-        noise: NoiseHandshake,
-        server_eph: KeyPair,
-    },
+    AwaitFinish(Box<PendingXx>),
     /// IK: the handshake is complete once the `ServerHello` is sent.
     Done(Box<Established>),
+}
+
+/// An XX handshake between `ServerHello` and `ClientFinish`.
+pub(crate) struct PendingXx {
+    noise: NoiseHandshake,
+    server_eph: KeyPair,
 }
 
 /// Result of a completed handshake.
@@ -195,7 +198,8 @@ pub(crate) fn respond_hello(
             let enc_cert = noise.encrypt(&server.cert_chain)?;
             let reply = server_hello(server_eph_pub, None, enc_cert)?;
             let (client_write, client_read) = noise.finish()?;
-            let payload = wa::ClientPayload::decode_from_slice(&payload).context("ClientPayload")?;
+            let payload =
+                wa::ClientPayload::decode_from_slice(&payload).context("ClientPayload")?;
             let channel = SecureChannel::new(client_read, client_write);
             Ok((
                 reply,
@@ -215,17 +219,20 @@ pub(crate) fn respond_hello(
             noise.mix_shared_secret(server_priv, &client_eph)?;
             let enc_cert = noise.encrypt(&server.cert_chain)?;
             let reply = server_hello(server_eph_pub, Some(enc_static), enc_cert)?;
-            Ok((reply, Responder::AwaitFinish { noise, server_eph }))
+            Ok((
+                reply,
+                Responder::AwaitFinish(Box::new(PendingXx { noise, server_eph })),
+            ))
         }
     }
 }
 
 /// Completes an XX handshake from the client's `ClientFinish`.
-pub(crate) fn finish_xx(
-    mut noise: NoiseHandshake,
-    server_eph: &KeyPair,
-    finish_frame: &[u8],
-) -> anyhow::Result<Established> {
+pub(crate) fn finish_xx(pending: PendingXx, finish_frame: &[u8]) -> anyhow::Result<Established> {
+    let PendingXx {
+        mut noise,
+        server_eph,
+    } = pending;
     let msg = wa::HandshakeMessage::decode_from_slice(finish_frame).context("ClientFinish")?;
     let finish = msg
         .client_finish

@@ -90,7 +90,12 @@ impl Phone {
                 .ok_or_else(|| anyhow!("the connection showing that QR is gone"))?;
             let device = inner.next_device;
             inner.next_device += 1;
-            (tx, device, inner.account_user.clone(), inner.account_lid.clone())
+            (
+                tx,
+                device,
+                inner.account_user.clone(),
+                inner.account_lid.clone(),
+            )
         };
         let paired = PairedDevice {
             jid: format!("{user}:{device}@s.whatsapp.net"),
@@ -135,7 +140,6 @@ impl Phone {
                 keys: None,
                 logged_out: false,
                 key_shared: false,
-                signed_identity: Some(signed),
             },
         );
         // Like the real server: end this stream; the client logs in anew.

@@ -7,11 +7,10 @@ use std::collections::HashMap;
 use whatsapp_rust::async_trait;
 use whatsapp_rust::wacore::libsignal::protocol::{
     CiphertextMessage, CiphertextMessageType, Direction, GenericSignedPreKey, IdentityChange,
-    IdentityKey, IdentityKeyPair, IdentityKeyStore, KeyPair, PreKeyBundle, PreKeyId,
-    PreKeyRecord, PreKeySignalMessage, PreKeyStore, ProtocolAddress, PublicKey, SessionRecord,
-    SessionStore, SignalMessage, SignalProtocolError, SignedPreKeyId, SignedPreKeyRecord,
-    SignedPreKeyStore, Timestamp, UsePQRatchet, message_decrypt, message_encrypt,
-    process_prekey_bundle,
+    IdentityKey, IdentityKeyPair, IdentityKeyStore, KeyPair, PreKeyBundle, PreKeyId, PreKeyRecord,
+    PreKeySignalMessage, PreKeyStore, ProtocolAddress, PublicKey, SessionRecord, SessionStore,
+    SignalMessage, SignalProtocolError, SignedPreKeyId, SignedPreKeyRecord, SignedPreKeyStore,
+    Timestamp, UsePQRatchet, message_decrypt, message_encrypt, process_prekey_bundle,
 };
 
 type SigResult<T> = Result<T, SignalProtocolError>;
@@ -183,9 +182,9 @@ impl Party {
         ciphertext: &[u8],
     ) -> anyhow::Result<Vec<u8>> {
         let msg = match enc_type {
-            "pkmsg" => CiphertextMessage::PreKeySignalMessage(PreKeySignalMessage::try_from(
-                ciphertext,
-            )?),
+            "pkmsg" => {
+                CiphertextMessage::PreKeySignalMessage(PreKeySignalMessage::try_from(ciphertext)?)
+            }
             "msg" => CiphertextMessage::SignalMessage(SignalMessage::try_from(ciphertext)?),
             other => return Err(anyhow!("unsupported enc type {other}")),
         };
@@ -215,7 +214,10 @@ fn client_bundle(
     remote: &ProtocolAddress,
 ) -> anyhow::Result<PreKeyBundle> {
     let one_time = match keys.one_time.pop() {
-        Some((id, key)) => Some((PreKeyId::from(id), PublicKey::from_djb_public_key_bytes(&key)?)),
+        Some((id, key)) => Some((
+            PreKeyId::from(id),
+            PublicKey::from_djb_public_key_bytes(&key)?,
+        )),
         None => None,
     };
     let (signed_id, signed_key, signature) = &keys.signed;

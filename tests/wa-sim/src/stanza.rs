@@ -45,7 +45,14 @@ fn on_receipt(shared: &Arc<Shared>, ctx: &ConnCtx, node: &NodeRef<'_>) {
     let mut ack = NodeBuilder::new("ack")
         .attr("class", "receipt")
         .attr("id", id)
-        .attr("from", if to.is_empty() { SERVER.to_string() } else { to });
+        .attr(
+            "from",
+            if to.is_empty() {
+                SERVER.to_string()
+            } else {
+                to
+            },
+        );
     if !kind.is_empty() {
         ack = ack.attr("type", kind);
     }

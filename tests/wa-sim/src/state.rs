@@ -36,8 +36,6 @@ pub(crate) struct Companion {
     pub(crate) logged_out: bool,
     /// Whether the phone already sent this device the app-state key share.
     pub(crate) key_shared: bool,
-    /// The ADV identity the client counter-signed in `pair-device-sign`.
-    pub(crate) signed_identity: Option<Vec<u8>>,
 }
 
 /// A message the client sent to a contact, after the contact decrypted it.

@@ -111,6 +111,10 @@ async fn server_logout_emits_logged_out() {
             matches!(e, Event::LoggedOut(_)).then_some(())
         })
         .await;
-    assert_eq!(sim.logins().len(), logins, "no new login for a removed device");
+    assert_eq!(
+        sim.logins().len(),
+        logins,
+        "no new login for a removed device"
+    );
     again.stop().await;
 }

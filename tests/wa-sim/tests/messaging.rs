@@ -26,10 +26,15 @@ async fn client_text_is_decrypted_by_contact() {
     let contact = sim.contact(CONTACT);
     let (client, _backend, device) = paired_client(&sim).await;
 
-    let sent = tokio::time::timeout(STEP, client.client.send_text(contact_jid(), "hello from the gateway"))
-        .await
-        .expect("send_text returns in time")
-        .expect("send_text succeeds");
+    let sent = tokio::time::timeout(
+        STEP,
+        client
+            .client
+            .send_text(contact_jid(), "hello from the gateway"),
+    )
+    .await
+    .expect("send_text returns in time")
+    .expect("send_text succeeds");
     let got = contact.wait_for_text(STEP).await.expect("contact gets it");
     assert_eq!(got.body, "hello from the gateway");
     assert_eq!(got.id, sent.message_id);
@@ -63,9 +68,10 @@ async fn contact_text_reaches_client_and_is_receipted() {
     let (body, sender, got_id) = client
         .wait_for("Messages", STEP, |e| match e {
             Event::Messages(batch) => batch.iter().find_map(|m| {
-                m.message.conversation.clone().map(|b| {
-                    (b, m.info.source.sender.to_string(), m.info.id.to_string())
-                })
+                m.message
+                    .conversation
+                    .clone()
+                    .map(|b| (b, m.info.source.sender.to_string(), m.info.id.to_string()))
             }),
             _ => None,
         })
@@ -105,9 +111,7 @@ async fn contact_receipts_become_receipt_events() {
         .expect("delivered receipt sent");
     let delivered = client
         .wait_for("delivered Receipt", STEP, |e| match e {
-            Event::Receipt(r) if r.message_ids.iter().any(|m| *m == id) => {
-                Some(r.r#type.clone())
-            }
+            Event::Receipt(r) if r.message_ids.contains(&id) => Some(r.r#type.clone()),
             _ => None,
         })
         .await;
@@ -119,9 +123,7 @@ async fn contact_receipts_become_receipt_events() {
         .expect("read receipt sent");
     let read = client
         .wait_for("read Receipt", STEP, |e| match e {
-            Event::Receipt(r) if r.message_ids.iter().any(|m| *m == id) => {
-                Some(r.r#type.clone())
-            }
+            Event::Receipt(r) if r.message_ids.contains(&id) => Some(r.r#type.clone()),
             _ => None,
         })
         .await;

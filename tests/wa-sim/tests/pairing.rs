@@ -19,10 +19,21 @@ async fn qr_pairing_then_login() {
             _ => None,
         })
         .await;
-    assert_eq!(qr.split(',').count(), 5, "QR has ref,noise,identity,adv,type");
+    assert_eq!(
+        qr.split(',').count(),
+        5,
+        "QR has ref,noise,identity,adv,type"
+    );
 
     let device = sim.phone().scan_qr(&qr).await.expect("phone scans the QR");
-    assert_eq!(device.jid, format!("{}:{}@s.whatsapp.net", wa_sim::DEFAULT_ACCOUNT, device.device));
+    assert_eq!(
+        device.jid,
+        format!(
+            "{}:{}@s.whatsapp.net",
+            wa_sim::DEFAULT_ACCOUNT,
+            device.device
+        )
+    );
 
     let paired_jid = client
         .wait_for("PairSuccess", STEP, |e| match e {

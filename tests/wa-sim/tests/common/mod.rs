@@ -127,7 +127,9 @@ impl TestClient {
 
 /// Pairs a new client on a fresh backend via QR and waits until it is
 /// connected. Returns the client, its backend and the paired device.
-pub async fn paired_client(sim: &Simulator) -> (TestClient, Arc<dyn Backend>, wa_sim::PairedDevice) {
+pub async fn paired_client(
+    sim: &Simulator,
+) -> (TestClient, Arc<dyn Backend>, wa_sim::PairedDevice) {
     let backend = new_backend();
     let mut client = TestClient::start(sim, backend.clone()).await;
     let qr = client
