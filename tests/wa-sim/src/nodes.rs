@@ -74,3 +74,30 @@ pub(crate) fn be_uint(bytes: &[u8]) -> Option<u32> {
 pub(crate) fn key32(bytes: &[u8]) -> Option<[u8; 32]> {
     bytes.try_into().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn be_uint_reads_one_to_four_bytes() {
+        let cases: [(&[u8], Option<u32>); 5] = [
+            (&[], None),
+            (&[5], Some(5)),
+            (&[0, 0, 1], Some(1)),
+            (&[1, 0, 0, 0], Some(1 << 24)),
+            (&[1, 0, 0, 0, 0], None),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(be_uint(bytes), want, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn ids_are_unique_and_prefixed() {
+        let a = new_id();
+        let b = new_id();
+        assert!(a.starts_with("3EB0") && a.len() == 20, "{a}");
+        assert_ne!(a, b);
+    }
+}

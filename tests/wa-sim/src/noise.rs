@@ -311,3 +311,53 @@ impl SecureChannel {
         frame(&ct)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_reader_strips_header_and_splits_frames() {
+        let mut reader = FrameReader::default();
+        let mut wire = WA_CONN_HEADER.to_vec();
+        wire.extend(frame(b"hello").expect("small frame"));
+        wire.extend(frame(b"").expect("empty frame"));
+        wire.extend(frame(b"world").expect("small frame"));
+        // Feed byte by byte: frames must only come out once complete.
+        let mut out = Vec::new();
+        for b in wire {
+            reader.feed(&[b]);
+            while let Some(f) = reader.next_frame().expect("valid stream") {
+                out.push(f);
+            }
+        }
+        assert_eq!(out, vec![b"hello".to_vec(), Vec::new(), b"world".to_vec()]);
+    }
+
+    #[test]
+    fn frame_reader_skips_edge_routing_preamble() {
+        let mut reader = FrameReader::default();
+        let mut wire = b"ED\x00\x01\x00\x00\x02\xAA\xBB".to_vec();
+        wire.extend_from_slice(&WA_CONN_HEADER);
+        wire.extend(frame(b"x").expect("small frame"));
+        reader.feed(&wire);
+        assert_eq!(
+            reader.next_frame().expect("valid stream"),
+            Some(b"x".to_vec())
+        );
+    }
+
+    #[test]
+    fn frame_reader_rejects_foreign_protocol() {
+        let mut reader = FrameReader::default();
+        reader.feed(b"GET / HTTP/1.1\r\n");
+        assert!(reader.next_frame().is_err());
+    }
+
+    #[test]
+    fn frame_prefixes_big_endian_length() {
+        let framed = frame(&[7u8; 300]).expect("small frame");
+        assert_eq!(&framed[..3], &[0, 1, 44]);
+        assert_eq!(framed.len(), 303);
+    }
+}

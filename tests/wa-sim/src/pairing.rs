@@ -188,3 +188,30 @@ impl Phone {
         .encode_to_vec())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_qr_takes_ref_identity_and_secret() {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let qr = format!(
+            "2@ref,{},{},{},1",
+            b64.encode([1u8; 32]),
+            b64.encode([2u8; 32]),
+            b64.encode([3u8; 32])
+        );
+        let parsed = parse_qr(&qr).expect("valid QR");
+        assert_eq!(parsed.reference, "2@ref");
+        assert_eq!(parsed.identity_pub, vec![2u8; 32]);
+        assert_eq!(parsed.adv_secret, vec![3u8; 32]);
+    }
+
+    #[test]
+    fn parse_qr_rejects_short_or_bad_codes() {
+        assert!(parse_qr("only,three,fields").is_err());
+        assert!(parse_qr("r,AAAA,AAAA,AAAA,1").is_err(), "keys too short");
+        assert!(parse_qr("r,!!,!!,!!,1").is_err(), "not base64");
+    }
+}

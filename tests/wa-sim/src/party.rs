@@ -341,3 +341,88 @@ impl SignedPreKeyStore for SignedMap {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a real client would upload, taken from another party's bundle.
+    fn uploaded_from(bundle: &PreKeyBundle) -> UploadedKeys {
+        let raw = |k: PublicKey| {
+            let mut out = [0u8; 32];
+            out.copy_from_slice(k.public_key_bytes());
+            out
+        };
+        let one_time = match (
+            bundle.pre_key_id().expect("id"),
+            bundle.pre_key_public().expect("key"),
+        ) {
+            (Some(id), Some(key)) => vec![(u32::from(id), raw(key))],
+            _ => Vec::new(),
+        };
+        UploadedKeys {
+            registration_id: bundle.registration_id().expect("reg id"),
+            identity: raw(*bundle.identity_key().expect("identity").public_key()),
+            signed: (
+                u32::from(bundle.signed_pre_key_id().expect("signed id")),
+                raw(bundle.signed_pre_key_public().expect("signed key")),
+                bundle.signed_pre_key_signature().expect("sig").to_vec(),
+            ),
+            one_time,
+        }
+    }
+
+    #[tokio::test]
+    async fn two_parties_exchange_messages_both_ways() {
+        let mut alice = Party::generate().expect("alice");
+        let mut bob = Party::generate().expect("bob");
+        let mut bob_keys = uploaded_from(&bob.serve_bundle().expect("bundle"));
+        let bob_addr = ProtocolAddress::new("bob", 1u32.into());
+        let alice_addr = ProtocolAddress::new("alice", 0u32.into());
+
+        let first = alice
+            .encrypt(&bob_addr, &mut bob_keys, b"one")
+            .await
+            .expect("encrypt");
+        assert_eq!(first.enc_type, "pkmsg");
+        assert!(bob_keys.one_time.is_empty(), "the one-time key was used");
+        let plain = bob
+            .decrypt(&alice_addr, first.enc_type, &first.ciphertext)
+            .await
+            .expect("bob decrypts");
+        assert_eq!(plain, b"one");
+
+        // Bob answers on the session Alice's pkmsg created.
+        let mut unused = bob_keys.clone();
+        let reply = bob
+            .encrypt(&alice_addr, &mut unused, b"two")
+            .await
+            .expect("reply");
+        assert_eq!(reply.enc_type, "msg");
+        let plain = alice
+            .decrypt(&bob_addr, reply.enc_type, &reply.ciphertext)
+            .await
+            .expect("alice decrypts");
+        assert_eq!(plain, b"two");
+    }
+
+    #[tokio::test]
+    async fn tampered_ciphertext_is_rejected() {
+        let mut alice = Party::generate().expect("alice");
+        let mut bob = Party::generate().expect("bob");
+        let mut bob_keys = uploaded_from(&bob.serve_bundle().expect("bundle"));
+        let bob_addr = ProtocolAddress::new("bob", 1u32.into());
+        let mut sealed = alice
+            .encrypt(&bob_addr, &mut bob_keys, b"secret")
+            .await
+            .expect("encrypt");
+        let last = sealed.ciphertext.len() - 1;
+        sealed.ciphertext[last] ^= 1;
+        let alice_addr = ProtocolAddress::new("alice", 0u32.into());
+        assert!(
+            bob.decrypt(&alice_addr, "pkmsg", &sealed.ciphertext)
+                .await
+                .is_err()
+        );
+    }
+}
