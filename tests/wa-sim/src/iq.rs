@@ -8,7 +8,7 @@ use crate::conn::ConnCtx;
 use crate::nodes::{attr, be_uint, child_bytes, iq_error, iq_result, key32};
 use crate::party::UploadedKeys;
 use crate::state::Shared;
-use crate::{keyshare, login};
+use crate::{keyshare, login, pair_code};
 use std::sync::Arc;
 use whatsapp_rust::wacore::iq::prekeys::PreKeyBundleUserNode;
 use whatsapp_rust::wacore::protocol::ProtocolNode;
@@ -44,6 +44,7 @@ pub(crate) async fn handle(shared: &Arc<Shared>, ctx: &mut ConnCtx, node: &NodeR
         // "No record" would make the client re-upload; 503 makes it skip.
         ("encrypt", "digest") => iq_error(&id, 503, "service-unavailable"),
         ("usync", _) => usync(shared, &id, node),
+        ("md", "link_code_companion_reg") => pair_code::on_iq(shared, ctx, &id, node),
         ("passive", tag) => {
             ctx.send(iq_result(&id, vec![]));
             if tag == "active" {

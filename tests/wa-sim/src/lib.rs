@@ -13,7 +13,8 @@
 //! - [`stanza`]: routes each stanza to [`iq`], [`messages`] or receipts
 //! - [`iq`]: answers to every request the client makes
 //! - [`messages`], [`keyshare`]: Signal traffic between client and phones
-//! - [`pairing`] ([`Phone`]), [`contact`] ([`Contact`]): test-facing handles
+//! - [`pairing`] ([`Phone`]), [`contact`] ([`Contact`]): test-facing handles;
+//!   [`pair_code`]: the phone's side of linking with an 8-character code
 //! - [`party`]: an in-memory Signal device; [`state`]: what the server knows
 //!
 //! The client must be built with whatsapp-rust's
@@ -28,6 +29,7 @@ mod login;
 mod messages;
 mod nodes;
 mod noise;
+mod pair_code;
 pub mod pairing;
 mod party;
 mod server;

@@ -76,18 +76,32 @@ impl Phone {
     /// client then reconnects and logs in on its own.
     pub async fn scan_qr(&self, qr: &str) -> anyhow::Result<PairedDevice> {
         let qr = parse_qr(qr)?;
+        let conn_id = *self
+            .shared
+            .lock()
+            .pairing_refs
+            .get(&qr.reference)
+            .ok_or_else(|| anyhow!("no connection is showing QR ref {}", qr.reference))?;
+        self.link(conn_id, &qr.identity_pub, &qr.adv_secret).await
+    }
+
+    /// Links the client on connection `conn_id` as a new companion:
+    /// `pair-success` signed for `identity_pub` and HMAC'd with
+    /// `adv_secret`, then (after `pair-device-sign`) stream error 515.
+    pub(crate) async fn link(
+        &self,
+        conn_id: u64,
+        identity_pub: &[u8],
+        adv_secret: &[u8],
+    ) -> anyhow::Result<PairedDevice> {
         let shared = &self.shared;
         let (conn_tx, device, user, lid) = {
             let mut inner = shared.lock();
-            let conn_id = *inner
-                .pairing_refs
-                .get(&qr.reference)
-                .ok_or_else(|| anyhow!("no connection is showing QR ref {}", qr.reference))?;
             let tx = inner
                 .conns
                 .get(&conn_id)
                 .map(|c| c.tx.clone())
-                .ok_or_else(|| anyhow!("the connection showing that QR is gone"))?;
+                .ok_or_else(|| anyhow!("the connection being paired is gone"))?;
             let device = inner.next_device;
             inner.next_device += 1;
             (
@@ -102,7 +116,9 @@ impl Phone {
             lid: format!("{lid}:{device}@lid"),
             device,
         };
-        let identity = self.device_identity(device, &qr).await?;
+        let identity = self
+            .device_identity(device, identity_pub, adv_secret)
+            .await?;
         let iq_id = nodes::new_id();
         let (sign_tx, sign_rx) = tokio::sync::oneshot::channel();
         shared.lock().pending_signs.insert(iq_id.clone(), sign_tx);
@@ -152,7 +168,12 @@ impl Phone {
     }
 
     /// `ADVSignedDeviceIdentityHMAC` for companion `device`.
-    async fn device_identity(&self, device: u16, qr: &Qr) -> anyhow::Result<Vec<u8>> {
+    async fn device_identity(
+        &self,
+        device: u16,
+        identity_pub: &[u8],
+        adv_secret: &[u8],
+    ) -> anyhow::Result<Vec<u8>> {
         let details = wa::ADVDeviceIdentity {
             raw_id: Some(rand::random()),
             timestamp: Some(
@@ -167,7 +188,7 @@ impl Phone {
         .encode_to_vec();
         let mut to_sign = ADV_ACCOUNT_SIGNATURE_PREFIX.to_vec();
         to_sign.extend_from_slice(&details);
-        to_sign.extend_from_slice(&qr.identity_pub);
+        to_sign.extend_from_slice(identity_pub);
         let signature = self.shared.phone.lock().await.sign(&to_sign)?;
         let signed = wa::ADVSignedDeviceIdentity {
             details: Some(details),
@@ -176,7 +197,7 @@ impl Phone {
             device_signature: None,
         }
         .encode_to_vec();
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&qr.adv_secret)
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(adv_secret)
             .map_err(|e| anyhow!("hmac key: {e}"))?;
         mac.update(&signed);
         let tag = mac.finalize().into_bytes().to_vec();

@@ -109,6 +109,17 @@ impl Party {
             .to_vec())
     }
 
+    /// X25519 agreement between this party's identity key and `their_public`.
+    pub(crate) fn agree(&self, their_public: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let theirs = PublicKey::from_djb_public_key_bytes(their_public)?;
+        Ok(self
+            .identity
+            .pair
+            .private_key()
+            .calculate_agreement(&theirs)?
+            .to_vec())
+    }
+
     /// A bundle for a client that wants to start a session with this party.
     /// Hands out a fresh one-time pre-key while any are left.
     pub(crate) fn serve_bundle(&mut self) -> anyhow::Result<PreKeyBundle> {

@@ -118,6 +118,8 @@ pub(crate) struct Inner {
     pub(crate) client_receipts: Vec<ClientReceipt>,
     /// Stanzas for companions that were offline when they were sent.
     pub(crate) offline: HashMap<u16, Vec<Node>>,
+    /// Pair-code requests (`companion_hello`), newest last.
+    pub(crate) pair_codes: Vec<crate::pair_code::PendingCode>,
     /// Handshake of every successful companion login, oldest first.
     pub(crate) logins: Vec<crate::noise::HandshakeKind>,
 }
@@ -160,6 +162,7 @@ impl Shared {
                 client_receipts: Vec::new(),
                 offline: HashMap::new(),
                 logins: Vec::new(),
+                pair_codes: Vec::new(),
             }),
             version: watch::channel(0).0,
         })
