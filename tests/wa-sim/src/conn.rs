@@ -4,7 +4,7 @@
 //! state; everything account-related lives in `Shared`.
 
 use crate::noise::{self, Established, FrameReader, Responder};
-use crate::state::{Conn, Outbound, Shared};
+use crate::state::{Conn, DeviceId, Outbound, Shared};
 use crate::{login, stanza};
 use futures::{SinkExt, StreamExt};
 use std::sync::Arc;
@@ -19,8 +19,8 @@ pub(crate) struct ConnCtx {
     pub(crate) id: u64,
     /// Queue into this very task (handlers reply through it, in order).
     pub(crate) tx: mpsc::UnboundedSender<Outbound>,
-    /// Companion device id after a successful login.
-    pub(crate) device: Option<u16>,
+    /// The companion this connection logged in as.
+    pub(crate) device: Option<DeviceId>,
 }
 
 impl ConnCtx {

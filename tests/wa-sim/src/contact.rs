@@ -4,7 +4,7 @@
 
 use crate::messages::{message_node, seal_to_companion};
 use crate::nodes;
-use crate::state::{ClientReceipt, ContactState, ReceivedMessage, Shared};
+use crate::state::{ClientReceipt, ContactState, DeviceId, ReceivedMessage, Shared};
 use anyhow::{anyhow, bail};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,17 +40,12 @@ impl Contact {
     /// message id.
     pub async fn send_text(&self, to_account_jid: &str, body: &str) -> anyhow::Result<String> {
         let target_user = to_account_jid.split(['@', ':']).next().unwrap_or_default();
-        let devices: Vec<u16> = {
+        let devices = {
             let inner = self.shared.lock();
-            if target_user != inner.account_user {
-                bail!("{to_account_jid} is not the simulated account");
-            }
-            inner
-                .devices
-                .iter()
-                .filter(|(_, c)| !c.logged_out && c.keys.is_some())
-                .map(|(d, _)| *d)
-                .collect()
+            let Some(account) = inner.accounts.get(target_user) else {
+                bail!("{to_account_jid} is not a simulated account");
+            };
+            companions(account, true)
         };
         if devices.is_empty() {
             bail!("no companion of {to_account_jid} has logged in yet");
@@ -62,7 +57,7 @@ impl Contact {
         };
         for device in devices {
             let sealed =
-                seal_to_companion(&self.shared, &self.state.party, device, &message).await?;
+                seal_to_companion(&self.shared, &self.state.party, &device, &message).await?;
             let node = message_node(
                 &self.jid(),
                 &id,
@@ -70,7 +65,7 @@ impl Contact {
                 sealed,
                 &[("notify", format!("Contact {}", self.state.user))],
             );
-            self.shared.deliver(device, node);
+            self.shared.deliver(&device, node);
         }
         Ok(id)
     }
@@ -108,15 +103,22 @@ impl Contact {
         }
     }
 
-    /// Sends the client a receipt for a message it sent this contact.
+    /// Sends the client a receipt for a message it sent this contact. It
+    /// goes to every companion of the account that sent `msg_id` (of every
+    /// account when this contact never got that id).
     pub async fn send_receipt(&self, msg_id: &str, kind: ReceiptKind) -> anyhow::Result<()> {
-        let devices: Vec<u16> = {
+        let sender_user = self.state.received.lock().ok().and_then(|list| {
+            list.iter()
+                .find(|m| m.id == msg_id)
+                .and_then(|m| m.from.split(['@', ':']).next().map(str::to_string))
+        });
+        let devices: Vec<DeviceId> = {
             let inner = self.shared.lock();
             inner
-                .devices
-                .iter()
-                .filter(|(_, c)| !c.logged_out)
-                .map(|(d, _)| *d)
+                .accounts
+                .values()
+                .filter(|a| sender_user.as_ref().is_none_or(|u| *u == a.user))
+                .flat_map(|a| companions(a, false))
                 .collect()
         };
         if devices.is_empty() {
@@ -132,7 +134,7 @@ impl Contact {
                 ReceiptKind::Read => b = b.attr("type", "read"),
                 ReceiptKind::Played => b = b.attr("type", "played"),
             }
-            self.shared.deliver(device, b.build());
+            self.shared.deliver(&device, b.build());
         }
         Ok(())
     }
@@ -167,4 +169,18 @@ impl Contact {
             .await
             .ok_or_else(|| anyhow!("no receipt for {msg_id} within {timeout:?}"))
     }
+}
+
+/// The account's linked companions; with `with_keys`, only those that
+/// uploaded pre-keys (and so can receive encrypted messages).
+fn companions(account: &crate::state::Account, with_keys: bool) -> Vec<DeviceId> {
+    account
+        .devices
+        .iter()
+        .filter(|(_, c)| !c.logged_out && (!with_keys || c.keys.is_some()))
+        .map(|(d, _)| DeviceId {
+            user: account.user.clone(),
+            device: *d,
+        })
+        .collect()
 }

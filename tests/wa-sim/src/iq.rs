@@ -83,13 +83,13 @@ fn on_reply(shared: &Arc<Shared>, id: &str, node: &NodeRef<'_>) {
 
 /// Stores the pre-keys a logged-in companion uploads.
 fn upload_prekeys(shared: &Arc<Shared>, ctx: &ConnCtx, id: &str, node: &NodeRef<'_>) -> Node {
-    let Some(device) = ctx.device else {
+    let Some(device) = &ctx.device else {
         return iq_error(id, 401, "not-authorized");
     };
     let Some(keys) = parse_upload(node) else {
         return iq_error(id, 400, "bad-request");
     };
-    if let Some(companion) = shared.lock().devices.get_mut(&device) {
+    if let Some(companion) = shared.lock().companion_mut(device) {
         companion.keys = Some(keys);
     }
     shared.bump();
@@ -143,14 +143,17 @@ async fn fetch_prekeys(shared: &Arc<Shared>, id: &str, node: &NodeRef<'_>) -> No
         if jid.device != 0 {
             continue;
         }
-        let bundle = if jid.user == shared.lock().account_user {
-            shared.phone.lock().await.serve_bundle()
-        } else {
-            let contact = shared.lock().contacts.get(jid.user.as_str()).cloned();
-            match contact {
-                Some(c) => c.party.lock().await.serve_bundle(),
-                None => continue,
-            }
+        let (phone, contact) = {
+            let inner = shared.lock();
+            (
+                inner.account_by_any(&jid.user).map(|a| a.phone.clone()),
+                inner.contacts.get(jid.user.as_str()).cloned(),
+            )
+        };
+        let bundle = match (phone, contact) {
+            (Some(phone), _) => phone.lock().await.serve_bundle(),
+            (None, Some(c)) => c.party.lock().await.serve_bundle(),
+            (None, None) => continue,
         };
         let Ok(bundle) = bundle else { continue };
         if let Ok(user) = PreKeyBundleUserNode::from_bundle(jid, &bundle, None) {
@@ -171,13 +174,11 @@ fn usync(shared: &Arc<Shared>, id: &str, node: &NodeRef<'_>) -> Node {
         .and_then(|q| q.children())
         .map(|c| c.iter().map(|n| n.tag.as_ref().to_string()).collect())
         .unwrap_or_default();
-    let (account_user, account_lid, known): (String, String, Vec<String>) = {
+    let (pn_users, lid_users): (Vec<String>, Vec<String>) = {
         let inner = shared.lock();
-        (
-            inner.account_user.clone(),
-            inner.account_lid.clone(),
-            inner.contacts.keys().cloned().collect(),
-        )
+        let mut pn: Vec<String> = inner.contacts.keys().cloned().collect();
+        pn.extend(inner.accounts.keys().cloned());
+        (pn, inner.accounts.values().map(|a| a.lid.clone()).collect())
     };
     let mut users = Vec::new();
     let list = usync.get_optional_child("list");
@@ -199,9 +200,9 @@ fn usync(shared: &Arc<Shared>, id: &str, node: &NodeRef<'_>) -> Node {
             .unwrap_or("s.whatsapp.net")
             .to_string();
         let exists = if server == "lid" {
-            user_part == account_lid
+            lid_users.contains(&user_part)
         } else {
-            user_part == account_user || known.contains(&user_part)
+            pn_users.contains(&user_part)
         };
         let mut children = Vec::new();
         for protocol in &query {

@@ -13,25 +13,26 @@ use whatsapp_rust::waproto::whatsapp as wa;
 
 /// Sends the key share once per companion, after its first pre-key upload.
 pub(crate) async fn after_upload(shared: &Arc<Shared>, ctx: &ConnCtx) {
-    let Some(device) = ctx.device else { return };
-    let first = {
+    let Some(device) = &ctx.device else { return };
+    let phone = {
         let mut inner = shared.lock();
-        match inner.devices.get_mut(&device) {
+        let first = match inner.companion_mut(device) {
             Some(c) if !c.key_shared => {
                 c.key_shared = true;
                 true
             }
             _ => false,
+        };
+        match inner.accounts.get(&device.user) {
+            Some(account) if first => account.phone.clone(),
+            _ => return,
         }
     };
-    if !first {
-        return;
-    }
     let message = key_share_message();
-    let Ok(sealed) = seal_to_companion(shared, &shared.phone, device, &message).await else {
+    let Ok(sealed) = seal_to_companion(shared, &phone, device, &message).await else {
         return;
     };
-    let from = format!("{}@s.whatsapp.net", shared.lock().account_user);
+    let from = format!("{}@s.whatsapp.net", device.user);
     ctx.send(message_node(
         &from,
         &nodes::new_id(),

@@ -42,7 +42,7 @@ pub use pairing::{PairedDevice, Phone};
 pub use state::{ClientReceipt, ReceivedMessage};
 
 use anyhow::{anyhow, bail};
-use state::{ContactState, Outbound, Shared};
+use state::{ContactState, DeviceId, Outbound, Shared};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -78,7 +78,8 @@ impl Simulator {
     pub async fn start() -> anyhow::Result<Simulator> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(DEFAULT_ACCOUNT, DEFAULT_ACCOUNT_LID)?);
+        let shared = Arc::new(Shared::new());
+        shared.lock().ensure_account(DEFAULT_ACCOUNT)?;
         let accept = tokio::spawn(server::run(listener, shared.clone()));
         Ok(Simulator {
             shared,
@@ -92,22 +93,33 @@ impl Simulator {
         format!("ws://{}/ws/chat", self.addr)
     }
 
-    /// The account owner's primary phone.
+    /// The primary phone of the default account ([`DEFAULT_ACCOUNT`]).
     pub fn phone(&self) -> Phone {
         Phone {
             shared: self.shared.clone(),
+            user: DEFAULT_ACCOUNT.to_string(),
         }
+    }
+
+    /// The primary phone of another account owner, for gateways that link
+    /// several WhatsApp accounts. The account is created on first use and
+    /// gets the next free LID; a `+` and a JID suffix are accepted.
+    pub fn account(&self, phone_number: &str) -> anyhow::Result<Phone> {
+        let user = normalize_number(phone_number);
+        if user.is_empty() || !user.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("{phone_number} is not a phone number");
+        }
+        self.shared.lock().ensure_account(&user)?;
+        Ok(Phone {
+            shared: self.shared.clone(),
+            user,
+        })
     }
 
     /// Another WhatsApp user with this phone number (created on first use).
     /// A leading `+` and a `@s.whatsapp.net` suffix are accepted.
     pub fn contact(&self, phone_number: &str) -> Contact {
-        let user = phone_number
-            .trim_start_matches('+')
-            .split('@')
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        let user = normalize_number(phone_number);
         let state = {
             let mut inner = self.shared.lock();
             match inner.contacts.get(&user) {
@@ -157,19 +169,20 @@ impl Simulator {
         let jid: whatsapp_rust::Jid = device_jid
             .parse()
             .map_err(|e| anyhow!("bad device JID {device_jid}: {e:?}"))?;
+        let id = DeviceId {
+            user: jid.user.to_string(),
+            device: jid.device,
+        };
         let txs: Vec<_> = {
             let mut inner = self.shared.lock();
-            if jid.user != inner.account_user {
-                bail!("{device_jid} is not a device of the simulated account");
-            }
-            let Some(companion) = inner.devices.get_mut(&jid.device) else {
+            let Some(companion) = inner.companion_mut(&id) else {
                 bail!("{device_jid} is not a linked companion");
             };
             companion.logged_out = true;
             inner
                 .conns
                 .values()
-                .filter(|c| c.device == Some(jid.device))
+                .filter(|c| c.device.as_ref() == Some(&id))
                 .map(|c| c.tx.clone())
                 .collect()
         };
@@ -240,4 +253,14 @@ impl Simulator {
     pub fn client_receipts(&self) -> Vec<ClientReceipt> {
         self.shared.lock().client_receipts.clone()
     }
+}
+
+/// `+15551230000`, `15551230000@s.whatsapp.net` → `15551230000`.
+fn normalize_number(input: &str) -> String {
+    input
+        .trim_start_matches('+')
+        .split(['@', ':'])
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }

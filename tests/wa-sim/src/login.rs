@@ -6,7 +6,7 @@
 use crate::conn::ConnCtx;
 use crate::nodes::{self, SERVER};
 use crate::noise::HandshakeKind;
-use crate::state::{Outbound, Shared};
+use crate::state::{DeviceId, Outbound, Shared};
 use std::sync::Arc;
 use whatsapp_rust::wacore_binary::builder::NodeBuilder;
 use whatsapp_rust::waproto::whatsapp as wa;
@@ -28,16 +28,14 @@ pub(crate) fn on_established(
 }
 
 fn login(shared: &Arc<Shared>, ctx: &mut ConnCtx, kind: HandshakeKind, user: u64, device: u32) {
-    let (account_user, lid) = {
+    let user = user.to_string();
+    let allowed = u16::try_from(device).ok().and_then(|device| {
         let inner = shared.lock();
-        (inner.account_user.clone(), inner.account_lid.clone())
-    };
-    let device = u16::try_from(device).ok();
-    let allowed = device.filter(|d| {
-        user.to_string() == account_user
-            && shared.lock().devices.get(d).is_some_and(|c| !c.logged_out)
+        let account = inner.accounts.get(&user)?;
+        let linked = account.devices.get(&device).is_some_and(|c| !c.logged_out);
+        linked.then(|| (account.lid.clone(), device))
     });
-    let Some(device) = allowed else {
+    let Some((lid, device)) = allowed else {
         ctx.send(
             NodeBuilder::new("failure")
                 .attr("reason", "401")
@@ -47,12 +45,13 @@ fn login(shared: &Arc<Shared>, ctx: &mut ConnCtx, kind: HandshakeKind, user: u64
         ctx.close();
         return;
     };
-    ctx.device = Some(device);
+    let id = DeviceId { user, device };
+    ctx.device = Some(id.clone());
     {
         let mut inner = shared.lock();
         inner.logins.push(kind);
         if let Some(conn) = inner.conns.get_mut(&ctx.id) {
-            conn.device = Some(device);
+            conn.device = Some(id);
         }
     }
     ctx.send(
@@ -99,8 +98,8 @@ fn start_pairing(shared: &Arc<Shared>, ctx: &mut ConnCtx) {
 /// offline, then say the offline backlog is done (the client otherwise
 /// waits for it for a minute).
 pub(crate) fn went_active(shared: &Arc<Shared>, ctx: &ConnCtx) {
-    let Some(device) = ctx.device else { return };
-    let queued = shared.lock().offline.remove(&device).unwrap_or_default();
+    let Some(device) = &ctx.device else { return };
+    let queued = shared.lock().offline.remove(device).unwrap_or_default();
     for node in queued {
         let _ = ctx.tx.send(Outbound::Node(node));
     }

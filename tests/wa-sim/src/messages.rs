@@ -5,7 +5,7 @@
 use crate::conn::ConnCtx;
 use crate::nodes::{self, attr};
 use crate::party::{Party, Sealed};
-use crate::state::{ReceivedMessage, Shared};
+use crate::state::{DeviceId, ReceivedMessage, Shared};
 use anyhow::anyhow;
 use std::sync::Arc;
 use whatsapp_rust::wacore::libsignal::protocol::ProtocolAddress;
@@ -15,10 +15,10 @@ use whatsapp_rust::wacore_binary::{Jid, Node, NodeRef};
 use whatsapp_rust::waproto::whatsapp as wa;
 
 /// The Signal address simulated phones use for a companion device.
-pub(crate) fn companion_address(account_user: &str, device: u16) -> ProtocolAddress {
+pub(crate) fn companion_address(device: &DeviceId) -> ProtocolAddress {
     ProtocolAddress::new(
-        &format!("{account_user}:{device}"),
-        u32::from(device).into(),
+        &format!("{}:{}", device.user, device.device),
+        u32::from(device.device).into(),
     )
 }
 
@@ -27,22 +27,22 @@ pub(crate) fn companion_address(account_user: &str, device: u16) -> ProtocolAddr
 pub(crate) async fn from_client(shared: &Arc<Shared>, ctx: &ConnCtx, node: &NodeRef<'_>) {
     let id = attr(node, "id").unwrap_or_default();
     let to = attr(node, "to").unwrap_or_default();
-    if let Some(device) = ctx.device {
-        let (account_user, account_lid) = {
-            let inner = shared.lock();
-            (inner.account_user.clone(), inner.account_lid.clone())
-        };
-        let from = format!("{account_user}:{device}@s.whatsapp.net");
-        let sender = companion_address(&account_user, device);
+    if let Some(device) = &ctx.device {
+        let from = device.jid();
+        let sender = companion_address(device);
         for (recipient, enc_type, ciphertext) in copies(node, &to) {
             let Ok(jid) = recipient.parse::<Jid>() else {
                 continue;
             };
-            if jid.user == account_user || jid.user == account_lid {
-                // The client's copy for its own phone (DeviceSentMessage). Kept
-                // so the phone's sessions stay in step; content is ignored.
-                let _ = shared
-                    .phone
+            let phone = shared
+                .lock()
+                .account_by_any(&jid.user)
+                .map(|a| a.phone.clone());
+            if let Some(phone) = phone {
+                // A copy for an account's phone: the client's own phone
+                // (DeviceSentMessage) or another simulated account. Decrypted
+                // so the sessions stay in step; the content is not recorded.
+                let _ = phone
                     .lock()
                     .await
                     .decrypt(&sender, &enc_type, &ciphertext)
@@ -135,27 +135,23 @@ pub(crate) fn text_of(message: &wa::Message) -> String {
 pub(crate) async fn seal_to_companion(
     shared: &Arc<Shared>,
     party: &tokio::sync::Mutex<Party>,
-    device: u16,
+    device: &DeviceId,
     message: &wa::Message,
 ) -> anyhow::Result<Sealed> {
     use whatsapp_rust::waproto::buffa::Message as _;
-    let (account_user, mut keys) = {
-        let inner = shared.lock();
-        let keys = inner
-            .devices
-            .get(&device)
-            .and_then(|c| c.keys.clone())
-            .ok_or_else(|| anyhow!("device {device} has not uploaded pre-keys yet"))?;
-        (inner.account_user.clone(), keys)
-    };
-    let address = companion_address(&account_user, device);
+    let mut keys = shared
+        .lock()
+        .companion_mut(device)
+        .and_then(|c| c.keys.clone())
+        .ok_or_else(|| anyhow!("{} has not uploaded pre-keys yet", device.jid()))?;
+    let address = companion_address(device);
     let padded = MessageUtils::pad_message_v2(message.encode_to_vec());
     let sealed = party
         .lock()
         .await
         .encrypt(&address, &mut keys, &padded)
         .await?;
-    if let Some(companion) = shared.lock().devices.get_mut(&device)
+    if let Some(companion) = shared.lock().companion_mut(device)
         && let Some(stored) = companion.keys.as_mut()
     {
         // A bundle consumed one of the client's one-time keys.

@@ -112,13 +112,14 @@ impl Phone {
     /// asked to link to this account or the code does not match.
     pub async fn enter_pair_code(&self, code: &str) -> anyhow::Result<PairedDevice> {
         let code = code.replace('-', "").to_uppercase();
+        let (_, account_key) = self.keys()?;
         let (conn_id, pairing_ref, wrapped, conn_tx) = {
             let inner = self.shared.lock();
             let pending = inner
                 .pair_codes
                 .iter()
                 .rev()
-                .find(|p| p.phone_user == inner.account_user)
+                .find(|p| p.phone_user == self.user)
                 .ok_or_else(|| anyhow!("no client asked to link with a code"))?;
             let tx = inner
                 .conns
@@ -171,7 +172,7 @@ impl Phone {
                         .bytes(wrapped_primary.to_vec())
                         .build(),
                     NodeBuilder::new("primary_identity_pub")
-                        .bytes(self.shared.account_identity.to_vec())
+                        .bytes(account_key.to_vec())
                         .build(),
                 ])
                 .build()])
@@ -217,13 +218,14 @@ impl Phone {
         let mut bundle = Vec::new();
         aes_256_gcm_decrypt(&key, &iv, b"", &wrapped[44..], &mut bundle)
             .map_err(|_| anyhow!("key bundle does not decrypt: wrong pair code"))?;
-        if bundle.len() != 96
-            || bundle[..32] != finish.identity_pub[..]
-            || bundle[32..64] != self.shared.account_identity[..]
-        {
+        if bundle.len() != 96 {
+            bail!("key bundle has the wrong size");
+        }
+        let (phone, account_key) = self.keys()?;
+        if bundle[..32] != finish.identity_pub[..] || bundle[32..64] != account_key[..] {
             bail!("key bundle names the wrong keys");
         }
-        let identity_shared = self.shared.phone.lock().await.agree(&finish.identity_pub)?;
+        let identity_shared = phone.lock().await.agree(&finish.identity_pub)?;
         let mut secret_input = Vec::with_capacity(96);
         secret_input.extend_from_slice(&ephemeral_shared);
         secret_input.extend_from_slice(&identity_shared);

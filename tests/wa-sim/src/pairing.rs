@@ -5,6 +5,7 @@
 //! the stream with code 515 so the client reconnects and logs in.
 
 use crate::nodes::{self, SERVER};
+use crate::party::Party;
 use crate::state::{Companion, Outbound, Shared};
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
@@ -38,6 +39,8 @@ pub struct PairedDevice {
 #[derive(Clone)]
 pub struct Phone {
     pub(crate) shared: Arc<Shared>,
+    /// The account's phone number.
+    pub(crate) user: String,
 }
 
 /// The fields of a QR code: `ref,noisePub,identityPub,advSecret,clientType`.
@@ -68,7 +71,7 @@ fn parse_qr(qr: &str) -> anyhow::Result<Qr> {
 impl Phone {
     /// The account's phone-number JID, e.g. `15551230000@s.whatsapp.net`.
     pub fn jid(&self) -> String {
-        format!("{}@s.whatsapp.net", self.shared.lock().account_user)
+        format!("{}@s.whatsapp.net", self.user)
     }
 
     /// "Scans" a QR string the client produced and completes pairing.
@@ -102,14 +105,10 @@ impl Phone {
                 .get(&conn_id)
                 .map(|c| c.tx.clone())
                 .ok_or_else(|| anyhow!("the connection being paired is gone"))?;
-            let device = inner.next_device;
-            inner.next_device += 1;
-            (
-                tx,
-                device,
-                inner.account_user.clone(),
-                inner.account_lid.clone(),
-            )
+            let account = inner.ensure_account(&self.user)?;
+            let device = account.next_device;
+            account.next_device += 1;
+            (tx, device, account.user.clone(), account.lid.clone())
         };
         let paired = PairedDevice {
             jid: format!("{user}:{device}@s.whatsapp.net"),
@@ -150,7 +149,7 @@ impl Phone {
         if signed.is_empty() {
             bail!("client rejected pair-success");
         }
-        shared.lock().devices.insert(
+        shared.lock().ensure_account(&self.user)?.devices.insert(
             device,
             Companion {
                 keys: None,
@@ -165,6 +164,13 @@ impl Phone {
         let _ = conn_tx.send(Outbound::Close);
         shared.bump();
         Ok(paired)
+    }
+
+    /// The account's phone party and its identity (ADV account) key.
+    pub(crate) fn keys(&self) -> anyhow::Result<(Arc<tokio::sync::Mutex<Party>>, [u8; 32])> {
+        let mut inner = self.shared.lock();
+        let account = inner.ensure_account(&self.user)?;
+        Ok((account.phone.clone(), account.identity))
     }
 
     /// `ADVSignedDeviceIdentityHMAC` for companion `device`.
@@ -189,10 +195,11 @@ impl Phone {
         let mut to_sign = ADV_ACCOUNT_SIGNATURE_PREFIX.to_vec();
         to_sign.extend_from_slice(&details);
         to_sign.extend_from_slice(identity_pub);
-        let signature = self.shared.phone.lock().await.sign(&to_sign)?;
+        let (phone, account_key) = self.keys()?;
+        let signature = phone.lock().await.sign(&to_sign)?;
         let signed = wa::ADVSignedDeviceIdentity {
             details: Some(details),
-            account_signature_key: Some(self.shared.account_identity.to_vec()),
+            account_signature_key: Some(account_key.to_vec()),
             account_signature: Some(signature),
             device_signature: None,
         }

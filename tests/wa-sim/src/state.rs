@@ -24,8 +24,42 @@ pub(crate) enum Outbound {
 pub(crate) struct Conn {
     /// Queue into the connection's task.
     pub(crate) tx: mpsc::UnboundedSender<Outbound>,
-    /// The companion device id once the connection logged in.
-    pub(crate) device: Option<u16>,
+    /// The companion once the connection logged in.
+    pub(crate) device: Option<DeviceId>,
+}
+
+/// A companion device: its account's phone number and its device number.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct DeviceId {
+    pub(crate) user: String,
+    pub(crate) device: u16,
+}
+
+impl DeviceId {
+    /// `user:device@s.whatsapp.net`.
+    pub(crate) fn jid(&self) -> String {
+        format!("{}:{}@s.whatsapp.net", self.user, self.device)
+    }
+}
+
+/// LID user part of the first account.
+const FIRST_LID: u64 = 100_000_000_000_001;
+
+/// A simulated WhatsApp account: its primary phone and linked companions.
+pub(crate) struct Account {
+    /// Phone number (JID user part).
+    pub(crate) user: String,
+    /// LID user part.
+    pub(crate) lid: String,
+    /// The primary phone (device 0) as a Signal party; its identity key is
+    /// also the ADV account key.
+    pub(crate) phone: Arc<tokio::sync::Mutex<Party>>,
+    /// The phone's identity public key (the ADV account signature key).
+    pub(crate) identity: [u8; 32],
+    /// Next companion device number to hand out.
+    pub(crate) next_device: u16,
+    /// Linked companions by device number.
+    pub(crate) devices: HashMap<u16, Companion>,
 }
 
 /// A companion device linked to the account (the gateway's client).
@@ -95,16 +129,46 @@ impl ContactState {
     }
 }
 
+impl Inner {
+    /// The account with phone number `user`, created on first use.
+    pub(crate) fn ensure_account(&mut self, user: &str) -> anyhow::Result<&mut Account> {
+        if !self.accounts.contains_key(user) {
+            let phone = Party::generate()?;
+            let account = Account {
+                user: user.to_string(),
+                lid: self.next_lid.to_string(),
+                identity: phone.identity_public(),
+                phone: Arc::new(tokio::sync::Mutex::new(phone)),
+                next_device: 1,
+                devices: HashMap::new(),
+            };
+            self.next_lid += 1;
+            self.accounts.insert(user.to_string(), account);
+        }
+        self.accounts
+            .get_mut(user)
+            .ok_or_else(|| anyhow::anyhow!("account {user} vanished"))
+    }
+
+    /// The companion `id`, if it is linked.
+    pub(crate) fn companion_mut(&mut self, id: &DeviceId) -> Option<&mut Companion> {
+        self.accounts.get_mut(&id.user)?.devices.get_mut(&id.device)
+    }
+
+    /// The account whose phone number or LID user part is `user`.
+    pub(crate) fn account_by_any(&self, user: &str) -> Option<&Account> {
+        self.accounts
+            .get(user)
+            .or_else(|| self.accounts.values().find(|a| a.lid == user))
+    }
+}
+
 /// The mutable part of the simulator's state.
 pub(crate) struct Inner {
-    /// Account owner's phone number.
-    pub(crate) account_user: String,
-    /// Account owner's LID user part.
-    pub(crate) account_lid: String,
-    /// Next companion device id to hand out.
-    pub(crate) next_device: u16,
-    /// Linked companions by device id.
-    pub(crate) devices: HashMap<u16, Companion>,
+    /// Simulated accounts (phone owners) by phone number.
+    pub(crate) accounts: HashMap<String, Account>,
+    /// LID user part handed to the next new account.
+    pub(crate) next_lid: u64,
     /// Open connections by id.
     pub(crate) conns: HashMap<u64, Conn>,
     pub(crate) next_conn: u64,
@@ -117,7 +181,7 @@ pub(crate) struct Inner {
     /// Receipts the client sent, oldest first.
     pub(crate) client_receipts: Vec<ClientReceipt>,
     /// Stanzas for companions that were offline when they were sent.
-    pub(crate) offline: HashMap<u16, Vec<Node>>,
+    pub(crate) offline: HashMap<DeviceId, Vec<Node>>,
     /// Pair-code requests (`companion_hello`), newest last.
     pub(crate) pair_codes: Vec<crate::pair_code::PendingCode>,
     /// Handshake of every successful companion login, oldest first.
@@ -130,30 +194,20 @@ pub(crate) struct Shared {
     pub(crate) online: AtomicBool,
     /// The Noise static key and certificate.
     pub(crate) identity: crate::noise::ServerIdentity,
-    /// The account owner's phone (device 0) as a Signal party.
-    pub(crate) phone: tokio::sync::Mutex<Party>,
-    /// The ADV account identity (same key as the phone's identity).
-    pub(crate) account_identity: [u8; 32],
     inner: Mutex<Inner>,
     /// Bumped on every change a test may wait for.
     version: watch::Sender<u64>,
 }
 
 impl Shared {
-    /// Creates the state for one account with phone number `account_user`.
-    pub(crate) fn new(account_user: &str, account_lid: &str) -> anyhow::Result<Self> {
-        let phone = Party::generate()?;
-        let account_identity = phone.identity_public();
-        Ok(Self {
+    /// Creates an empty server (no accounts yet).
+    pub(crate) fn new() -> Self {
+        Self {
             online: AtomicBool::new(true),
             identity: crate::noise::ServerIdentity::generate(),
-            phone: tokio::sync::Mutex::new(phone),
-            account_identity,
             inner: Mutex::new(Inner {
-                account_user: account_user.to_string(),
-                account_lid: account_lid.to_string(),
-                next_device: 1,
-                devices: HashMap::new(),
+                accounts: HashMap::new(),
+                next_lid: FIRST_LID,
                 conns: HashMap::new(),
                 next_conn: 1,
                 pairing_refs: HashMap::new(),
@@ -165,7 +219,7 @@ impl Shared {
                 pair_codes: Vec::new(),
             }),
             version: watch::channel(0).0,
-        })
+        }
     }
 
     /// Locks the mutable state. A poisoned lock is recovered: the state is
@@ -206,12 +260,12 @@ impl Shared {
 
     /// Queues `node` for every connection logged in as `device`, or keeps it
     /// for the next login when none is. Returns whether it went out live.
-    pub(crate) fn deliver(&self, device: u16, node: Node) -> bool {
+    pub(crate) fn deliver(&self, device: &DeviceId, node: Node) -> bool {
         let mut inner = self.lock();
         let live: Vec<_> = inner
             .conns
             .values()
-            .filter(|c| c.device == Some(device))
+            .filter(|c| c.device.as_ref() == Some(device))
             .map(|c| c.tx.clone())
             .collect();
         let mut sent = false;
@@ -219,7 +273,7 @@ impl Shared {
             sent |= tx.send(Outbound::Node(node.clone())).is_ok();
         }
         if !sent {
-            inner.offline.entry(device).or_default().push(node);
+            inner.offline.entry(device.clone()).or_default().push(node);
         }
         sent
     }
