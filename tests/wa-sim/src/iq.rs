@@ -187,7 +187,7 @@ fn usync(shared: &Arc<Shared>, id: &str, node: &NodeRef<'_>) -> Node {
             Some(j) => j,
             None => match user
                 .get_optional_child("contact")
-                .and_then(|c| c.content_str())
+                .and_then(|c| c.content_as_string())
             {
                 Some(number) => format!("{}@s.whatsapp.net", number.trim_start_matches('+')),
                 None => continue,

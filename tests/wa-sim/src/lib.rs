@@ -249,6 +249,26 @@ impl Simulator {
         self.shared.lock().logins.clone()
     }
 
+    /// Waits until a client sent a receipt of type `kind` (`""` for a plain
+    /// delivery receipt, `"read"`, `"inactive"`, …) covering `msg_id`.
+    pub async fn wait_for_client_receipt_kind(
+        &self,
+        msg_id: &str,
+        kind: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<ClientReceipt> {
+        self.shared
+            .wait_until(timeout, |s| {
+                s.lock()
+                    .client_receipts
+                    .iter()
+                    .find(|r| r.kind == kind && r.ids.iter().any(|i| i == msg_id))
+                    .cloned()
+            })
+            .await
+            .ok_or_else(|| anyhow!("no {kind:?} receipt for {msg_id} within {timeout:?}"))
+    }
+
     /// Every receipt the client sent, oldest first.
     pub fn client_receipts(&self) -> Vec<ClientReceipt> {
         self.shared.lock().client_receipts.clone()

@@ -130,6 +130,14 @@ impl TestClient {
 pub async fn paired_client(
     sim: &Simulator,
 ) -> (TestClient, Arc<dyn Backend>, wa_sim::PairedDevice) {
+    paired_client_of(sim, &sim.phone()).await
+}
+
+/// Like [`paired_client`], linked to the account of `phone`.
+pub async fn paired_client_of(
+    sim: &Simulator,
+    phone: &wa_sim::Phone,
+) -> (TestClient, Arc<dyn Backend>, wa_sim::PairedDevice) {
     let backend = new_backend();
     let mut client = TestClient::start(sim, backend.clone()).await;
     let qr = client
@@ -138,7 +146,7 @@ pub async fn paired_client(
             _ => None,
         })
         .await;
-    let device = sim.phone().scan_qr(&qr).await.expect("phone scans the QR");
+    let device = phone.scan_qr(&qr).await.expect("phone scans the QR");
     client.connected(STEP).await;
     (client, backend, device)
 }
