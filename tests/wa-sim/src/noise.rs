@@ -354,6 +354,21 @@ mod tests {
         assert!(reader.next_frame().is_err());
     }
 
+    /// The simulator relies on the client skipping the chain's signature
+    /// check; this fails if `danger-skip-cert-chain-verify` is not enabled.
+    #[test]
+    fn zero_signed_chain_is_accepted() {
+        let server = ServerIdentity::generate();
+        let mut leaf = [0u8; 32];
+        leaf.copy_from_slice(server.static_pub());
+        let verified = whatsapp_rust::wacore::handshake::HandshakeUtils::verify_server_cert(
+            &server.cert_chain,
+            &leaf,
+        )
+        .expect("zero-signed chain accepted under the danger feature");
+        assert_eq!(verified.leaf_key, leaf);
+    }
+
     #[test]
     fn frame_prefixes_big_endian_length() {
         let framed = frame(&[7u8; 300]).expect("small frame");
