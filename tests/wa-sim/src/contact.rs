@@ -70,6 +70,15 @@ impl Contact {
         Ok(id)
     }
 
+    /// With `true`, the contact answers every message the client sends it
+    /// with a delivery receipt (two grey ticks), like a phone that is
+    /// online. Off by default, so tests choose each receipt.
+    pub fn set_auto_delivery(&self, on: bool) {
+        self.state
+            .auto_delivery
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Messages the client sent to this contact, decrypted, oldest first.
     pub async fn received(&self) -> Vec<ReceivedMessage> {
         self.state

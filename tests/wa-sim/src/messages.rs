@@ -8,6 +8,7 @@ use crate::party::{Party, Sealed};
 use crate::state::{DeviceId, ReceivedMessage, Shared};
 use anyhow::anyhow;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use whatsapp_rust::wacore::libsignal::protocol::ProtocolAddress;
 use whatsapp_rust::wacore::messages::{MessageUtils, decode_plaintext};
 use whatsapp_rust::wacore_binary::builder::NodeBuilder;
@@ -30,6 +31,7 @@ pub(crate) async fn from_client(shared: &Arc<Shared>, ctx: &ConnCtx, node: &Node
     if let Some(device) = &ctx.device {
         let from = device.jid();
         let sender = companion_address(device);
+        let kind = attr(node, "type").unwrap_or_default();
         for (recipient, enc_type, ciphertext) in copies(node, &to) {
             let Ok(jid) = recipient.parse::<Jid>() else {
                 continue;
@@ -62,12 +64,17 @@ pub(crate) async fn from_client(shared: &Arc<Shared>, ctx: &ConnCtx, node: &Node
                 let received = ReceivedMessage {
                     id: id.clone(),
                     from: from.clone(),
+                    kind: kind.clone(),
                     body: text_of(&message),
+                    message: Arc::new(message),
                 };
                 if let Ok(mut list) = contact.received.lock() {
                     list.push(received);
                 }
                 shared.bump();
+                if contact.auto_delivery.load(Ordering::SeqCst) {
+                    delivered_later(ctx, &contact.user, &id);
+                }
             }
         }
     }
@@ -86,6 +93,21 @@ pub(crate) async fn from_client(shared: &Arc<Shared>, ctx: &ConnCtx, node: &Node
             .attr("t", nodes::now_secs())
             .build(),
     );
+}
+
+/// Queues the contact's delivery receipt behind the server's ack.
+fn delivered_later(ctx: &ConnCtx, contact_user: &str, id: &str) {
+    let tx = ctx.tx.clone();
+    let receipt = NodeBuilder::new("receipt")
+        .attr("from", format!("{contact_user}@s.whatsapp.net"))
+        .attr("id", id.to_string())
+        .attr("t", nodes::now_secs())
+        .build();
+    tokio::spawn(async move {
+        // After the ack, like a phone that answers a moment later.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let _ = tx.send(crate::state::Outbound::Node(receipt));
+    });
 }
 
 /// Every `(recipient jid, enc type, ciphertext)` in a message stanza, from

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use whatsapp_rust::wacore_binary::Node;
+use whatsapp_rust::waproto::whatsapp as wa;
 
 /// Something the simulator wants a connection task to do.
 pub(crate) enum Outbound {
@@ -73,15 +74,31 @@ pub(crate) struct Companion {
 }
 
 /// A message the client sent to a contact, after the contact decrypted it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct ReceivedMessage {
     /// The stanza id the client chose.
     pub id: String,
     /// The sending device's JID as the server saw it (the client's own JID).
     pub from: String,
+    /// The stanza's `type` attribute (`text`, `media`, `reaction`, …).
+    pub kind: String,
     /// The text body (`conversation` or `extendedTextMessage.text`); empty
     /// for messages without text.
     pub body: String,
+    /// The whole decrypted message, for reactions, edits, quotes, media.
+    pub message: Arc<wa::Message>,
+}
+
+impl std::fmt::Debug for ReceivedMessage {
+    // `wa::Message` has no `Debug`; the summary is what a failing test needs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceivedMessage")
+            .field("id", &self.id)
+            .field("from", &self.from)
+            .field("kind", &self.kind)
+            .field("body", &self.body)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A receipt the client sent to the server about messages it received.
@@ -105,6 +122,9 @@ pub(crate) struct ContactState {
     pub(crate) received: Mutex<Vec<ReceivedMessage>>,
     /// How many of `received` `wait_for_text` already returned.
     pub(crate) seen: Mutex<usize>,
+    /// Answer every message from the client with a delivery receipt, as a
+    /// phone that is online does.
+    pub(crate) auto_delivery: AtomicBool,
 }
 
 impl ContactState {
@@ -115,6 +135,7 @@ impl ContactState {
             party: tokio::sync::Mutex::new(Party::generate()?),
             received: Mutex::new(Vec::new()),
             seen: Mutex::new(0),
+            auto_delivery: AtomicBool::new(false),
         })
     }
 

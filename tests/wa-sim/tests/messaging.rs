@@ -130,3 +130,33 @@ async fn contact_receipts_become_receipt_events() {
     assert_eq!(read, ReceiptType::Read);
     client.stop().await;
 }
+
+/// With auto-delivery on, the contact's phone answers by itself and the
+/// client sees the delivered tick; the recorded message keeps the stanza
+/// type and the whole decrypted protobuf.
+#[tokio::test]
+async fn auto_delivery_receipt_reaches_client() {
+    init_logs();
+    let sim = Simulator::start().await.expect("simulator starts");
+    let contact = sim.contact(CONTACT);
+    contact.set_auto_delivery(true);
+    let (mut client, _backend, _device) = paired_client(&sim).await;
+
+    let sent = client
+        .client
+        .send_text(contact_jid(), "auto tick")
+        .await
+        .expect("send succeeds");
+    let id = sent.message_id.clone();
+    let kind = client
+        .wait_for("delivered Receipt", STEP, |e| match e {
+            Event::Receipt(r) if r.message_ids.contains(&id) => Some(r.r#type.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(kind, ReceiptType::Delivered);
+    let got = contact.wait_for_text(STEP).await.expect("recorded");
+    assert_eq!(got.kind, "text");
+    assert_eq!(got.message.conversation.as_deref(), Some("auto tick"));
+    client.stop().await;
+}
