@@ -2,7 +2,6 @@
 //! sends texts and receipts to the account's companion devices and reads
 //! what the client sent it.
 
-use crate::messages::{message_node, seal_to_companion};
 use crate::nodes;
 use crate::state::{ClientReceipt, ContactState, DeviceId, ReceivedMessage, Shared};
 use anyhow::{anyhow, bail};
@@ -39,35 +38,36 @@ impl Contact {
     /// that is offline gets it when it next comes online. Returns the
     /// message id.
     pub async fn send_text(&self, to_account_jid: &str, body: &str) -> anyhow::Result<String> {
-        let target_user = to_account_jid.split(['@', ':']).next().unwrap_or_default();
-        let devices = {
-            let inner = self.shared.lock();
-            let Some(account) = inner.accounts.get(target_user) else {
-                bail!("{to_account_jid} is not a simulated account");
-            };
-            companions(account, true)
-        };
-        if devices.is_empty() {
-            bail!("no companion of {to_account_jid} has logged in yet");
-        }
-        let id = nodes::new_id();
         let message = wa::Message {
             conversation: Some(body.to_string()),
             ..Default::default()
         };
-        for device in devices {
-            let sealed =
-                seal_to_companion(&self.shared, &self.state.party, &device, &message).await?;
-            let node = message_node(
-                &self.jid(),
-                &id,
-                "text",
-                sealed,
-                &[("notify", format!("Contact {}", self.state.user))],
-            );
-            self.shared.deliver(&device, node);
+        self.send_message(to_account_jid, &message, "text").await
+    }
+
+    /// Sends any message (reaction, quote, edit, …) as a stanza of type
+    /// `kind` (`text`, `media`, `reaction`). Returns the message id.
+    pub async fn send_message(
+        &self,
+        to_account_jid: &str,
+        message: &wa::Message,
+        kind: &str,
+    ) -> anyhow::Result<String> {
+        crate::media::send_from_contact(self, to_account_jid, message, kind).await
+    }
+
+    /// Companions of the account that can receive encrypted messages.
+    pub(crate) fn target_devices(&self, to_account_jid: &str) -> anyhow::Result<Vec<DeviceId>> {
+        let target_user = to_account_jid.split(['@', ':']).next().unwrap_or_default();
+        let inner = self.shared.lock();
+        let Some(account) = inner.accounts.get(target_user) else {
+            bail!("{to_account_jid} is not a simulated account");
+        };
+        let devices = companions(account, true);
+        if devices.is_empty() {
+            bail!("no companion of {to_account_jid} has logged in yet");
         }
-        Ok(id)
+        Ok(devices)
     }
 
     /// With `true`, the contact answers every message the client sends it

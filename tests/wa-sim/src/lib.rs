@@ -12,7 +12,8 @@
 //! - [`login`]: `<success>` / `<failure>` / `pair-device` after the handshake
 //! - [`stanza`]: routes each stanza to [`iq`], [`messages`] or receipts
 //! - [`iq`]: answers to every request the client makes
-//! - [`messages`], [`keyshare`]: Signal traffic between client and phones
+//! - [`messages`], [`keyshare`]: Signal traffic between client and phones;
+//!   [`media`]: `media_conn`, blob store and the client's `HttpClient`
 //! - [`pairing`] ([`Phone`]), [`contact`] ([`Contact`]): test-facing handles;
 //!   [`pair_code`]: the phone's side of linking with an 8-character code
 //! - [`party`]: an in-memory Signal device; [`state`]: what the server knows
@@ -26,6 +27,7 @@ pub mod contact;
 mod iq;
 mod keyshare;
 mod login;
+pub mod media;
 mod messages;
 mod nodes;
 mod noise;
@@ -37,6 +39,7 @@ mod stanza;
 mod state;
 
 pub use contact::{Contact, ReceiptKind};
+pub use media::SimHttpClient;
 pub use noise::HandshakeKind;
 pub use pairing::{PairedDevice, Phone};
 pub use state::{ClientReceipt, ReceivedMessage};
@@ -78,7 +81,9 @@ impl Simulator {
     pub async fn start() -> anyhow::Result<Simulator> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new());
+        // The media host is the simulator's own address: a client that is
+        // not given `http_client()` fails against it, on loopback.
+        let shared = Arc::new(Shared::new(addr.to_string()));
         shared.lock().ensure_account(DEFAULT_ACCOUNT)?;
         let accept = tokio::spawn(server::run(listener, shared.clone()));
         Ok(Simulator {
@@ -86,6 +91,15 @@ impl Simulator {
             addr,
             accept,
         })
+    }
+
+    /// The `HttpClient` to give the client: serves the simulator's media
+    /// uploads and downloads from memory and refuses every other URL (so
+    /// the client never reaches the network).
+    pub fn http_client(&self) -> SimHttpClient {
+        SimHttpClient {
+            shared: self.shared.clone(),
+        }
     }
 
     /// The URL to give `TokioWebSocketTransportFactory::with_url`.

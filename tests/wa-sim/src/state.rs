@@ -205,6 +205,8 @@ pub(crate) struct Inner {
     pub(crate) offline: HashMap<DeviceId, Vec<Node>>,
     /// Pair-code requests (`companion_hello`), newest last.
     pub(crate) pair_codes: Vec<crate::pair_code::PendingCode>,
+    /// Uploaded media blobs by direct path.
+    pub(crate) blobs: HashMap<String, Vec<u8>>,
     /// Handshake of every successful companion login, oldest first.
     pub(crate) logins: Vec<crate::noise::HandshakeKind>,
 }
@@ -215,17 +217,21 @@ pub(crate) struct Shared {
     pub(crate) online: AtomicBool,
     /// The Noise static key and certificate.
     pub(crate) identity: crate::noise::ServerIdentity,
+    /// `host:port` named in `media_conn`; served only by `SimHttpClient`.
+    pub(crate) media_host: String,
     inner: Mutex<Inner>,
     /// Bumped on every change a test may wait for.
     version: watch::Sender<u64>,
 }
 
 impl Shared {
-    /// Creates an empty server (no accounts yet).
-    pub(crate) fn new() -> Self {
+    /// Creates an empty server (no accounts yet) whose media host is
+    /// `media_host`.
+    pub(crate) fn new(media_host: String) -> Self {
         Self {
             online: AtomicBool::new(true),
             identity: crate::noise::ServerIdentity::generate(),
+            media_host,
             inner: Mutex::new(Inner {
                 accounts: HashMap::new(),
                 next_lid: FIRST_LID,
@@ -238,6 +244,7 @@ impl Shared {
                 offline: HashMap::new(),
                 logins: Vec::new(),
                 pair_codes: Vec::new(),
+                blobs: HashMap::new(),
             }),
             version: watch::channel(0).0,
         }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use wa_sim::Simulator;
 use whatsapp_rust::bot::{Bot, BotHandle};
-use whatsapp_rust::http::{HttpClient, HttpRequest, HttpResponse};
 use whatsapp_rust::store::traits::Backend;
 use whatsapp_rust::transport::TokioWebSocketTransportFactory;
 use whatsapp_rust::types::events::Event;
@@ -18,16 +17,6 @@ use whatsapp_rust::{Client, TokioRuntime};
 pub const PINNED_VERSION: (u32, u32, u32) = (2, 3000, 1_027_000_000);
 /// Default wait for one protocol step.
 pub const STEP: Duration = Duration::from_secs(5);
-
-/// An HTTP client for a machine without internet: every request fails.
-pub struct NoNetwork;
-
-#[whatsapp_rust::async_trait]
-impl HttpClient for NoNetwork {
-    async fn execute(&self, request: HttpRequest) -> anyhow::Result<HttpResponse> {
-        anyhow::bail!("tests have no network (refused {})", request.url)
-    }
-}
 
 /// A fresh in-memory store for one simulated gateway account.
 pub fn new_backend() -> Arc<dyn Backend> {
@@ -50,7 +39,7 @@ impl TestClient {
         let bot = Bot::builder()
             .with_backend_arc(backend)
             .with_transport_factory(TokioWebSocketTransportFactory::new().with_url(sim.ws_url()))
-            .with_http_client(NoNetwork)
+            .with_http_client(sim.http_client())
             .with_runtime(TokioRuntime)
             .with_version(PINNED_VERSION)
             .skip_history_sync()
