@@ -7,6 +7,7 @@ use crate::state::{ClientReceipt, ContactState, DeviceId, ReceivedMessage, Share
 use anyhow::{anyhow, bail};
 use std::sync::Arc;
 use std::time::Duration;
+use whatsapp_rust::wacore_binary::Node;
 use whatsapp_rust::wacore_binary::builder::NodeBuilder;
 use whatsapp_rust::waproto::whatsapp as wa;
 
@@ -68,6 +69,46 @@ impl Contact {
             bail!("no companion of {to_account_jid} has logged in yet");
         }
         Ok(devices)
+    }
+
+    /// Tells the account's companions that this contact is online (`true`)
+    /// or went offline; the client raises a `Presence` event.
+    pub fn send_presence(&self, to_account_jid: &str, available: bool) -> anyhow::Result<()> {
+        let mut b = NodeBuilder::new("presence").attr("from", self.jid());
+        if !available {
+            b = b
+                .attr("type", "unavailable")
+                .attr("last", nodes::now_secs());
+        }
+        self.to_companions(to_account_jid, b.build())
+    }
+
+    /// Shows this contact as typing (`true`) or stopped; the client raises
+    /// a `ChatPresence` event.
+    pub fn send_typing(&self, to_account_jid: &str, typing: bool) -> anyhow::Result<()> {
+        let state = if typing { "composing" } else { "paused" };
+        let node = NodeBuilder::new("chatstate")
+            .attr("from", self.jid())
+            .children([NodeBuilder::new(state).build()])
+            .build();
+        self.to_companions(to_account_jid, node)
+    }
+
+    /// Sends `node` to every linked companion of the account, now or on
+    /// its next login.
+    fn to_companions(&self, to_account_jid: &str, node: Node) -> anyhow::Result<()> {
+        let user = to_account_jid.split(['@', ':']).next().unwrap_or_default();
+        let devices = {
+            let inner = self.shared.lock();
+            let Some(account) = inner.accounts.get(user) else {
+                bail!("{to_account_jid} is not a simulated account");
+            };
+            companions(account, false)
+        };
+        for device in devices {
+            self.shared.deliver(&device, node.clone());
+        }
+        Ok(())
     }
 
     /// With `true`, the contact answers every message the client sends it

@@ -45,6 +45,7 @@ pub(crate) async fn handle(shared: &Arc<Shared>, ctx: &mut ConnCtx, node: &NodeR
         ("encrypt", "digest") => iq_error(&id, 503, "service-unavailable"),
         ("usync", _) => usync(shared, &id, node),
         ("w:m", "media_conn") => crate::media::media_conn(shared, &id),
+        ("md", "remove-companion-device") => remove_companion(shared, &id, node),
         ("md", "link_code_companion_reg") => pair_code::on_iq(shared, ctx, &id, node),
         ("passive", tag) => {
             ctx.send(iq_result(&id, vec![]));
@@ -68,6 +69,25 @@ pub(crate) async fn handle(shared: &Arc<Shared>, ctx: &mut ConnCtx, node: &NodeR
         _ => iq_result(&id, vec![]),
     };
     ctx.send(reply);
+}
+
+/// The client logs itself out: the companion is unlinked for good.
+fn remove_companion(shared: &Arc<Shared>, id: &str, node: &NodeRef<'_>) -> Node {
+    let target = node
+        .get_optional_child("remove-companion-device")
+        .and_then(|r| attr(r, "jid"))
+        .and_then(|j| j.parse::<Jid>().ok());
+    if let Some(jid) = target {
+        let device = crate::state::DeviceId {
+            user: jid.user.to_string(),
+            device: jid.device,
+        };
+        if let Some(companion) = shared.lock().companion_mut(&device) {
+            companion.logged_out = true;
+        }
+        shared.bump();
+    }
+    iq_result(id, vec![])
 }
 
 /// A `result` / `error` from the client: the answer to one of our iqs.

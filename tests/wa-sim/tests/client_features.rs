@@ -166,3 +166,61 @@ async fn two_accounts_are_kept_apart() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A contact's presence and typing reach the client as `Presence` and
+/// `ChatPresence` events.
+#[tokio::test]
+async fn contact_presence_and_typing_reach_client() {
+    init_logs();
+    let sim = Simulator::start().await.expect("simulator starts");
+    let contact = sim.contact(CONTACT);
+    let (mut client, _backend, _device) = paired_client(&sim).await;
+    let account = sim.phone().jid();
+
+    contact
+        .send_presence(&account, false)
+        .expect("presence sent");
+    let (from, unavailable) = client
+        .wait_for("Presence", STEP, |e| match e {
+            Event::Presence(p) => Some((p.from.to_string(), p.unavailable)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(from, contact.jid());
+    assert!(unavailable);
+
+    contact.send_typing(&account, true).expect("typing sent");
+    let chat = client
+        .wait_for("ChatPresence", STEP, |e| match e {
+            Event::ChatPresence(c) => Some(c.source.chat.to_string()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(chat, contact.jid());
+    client.stop().await;
+}
+
+/// `Client::logout` unlinks the companion on the server: the same
+/// credentials cannot log in again.
+#[tokio::test]
+async fn client_logout_unlinks_the_device() {
+    init_logs();
+    let sim = Simulator::start().await.expect("simulator starts");
+    let (client, backend, _device) = paired_client(&sim).await;
+    client.client.logout().await;
+    client.stop().await;
+
+    let logins = sim.logins().len();
+    let mut again = common::TestClient::start(&sim, backend).await;
+    again
+        .wait_for("LoggedOut or QR", STEP, |e| {
+            matches!(e, Event::LoggedOut(_) | Event::PairingQrCode(_)).then_some(())
+        })
+        .await;
+    assert_eq!(
+        sim.logins().len(),
+        logins,
+        "an unlinked device cannot log in"
+    );
+    again.stop().await;
+}
