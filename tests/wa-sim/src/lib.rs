@@ -132,6 +132,9 @@ impl Simulator {
 
     /// Another WhatsApp user with this phone number (created on first use).
     /// A leading `+` and a `@s.whatsapp.net` suffix are accepted.
+    ///
+    /// # Panics
+    /// Only if generating the contact's Signal keys fails (a broken RNG).
     pub fn contact(&self, phone_number: &str) -> Contact {
         let user = normalize_number(phone_number);
         let state = {
