@@ -95,18 +95,38 @@ fn start_pairing(shared: &Arc<Shared>, ctx: &mut ConnCtx) {
 }
 
 /// The client left passive mode: hand over what queued up while it was
-/// offline, then say the offline backlog is done (the client otherwise
-/// waits for it for a minute).
+/// offline (announced by `<offline_preview>`, each stanza marked
+/// `offline="1"`), then end the backlog with `<offline count>` (without it
+/// the client waits a minute).
 pub(crate) fn went_active(shared: &Arc<Shared>, ctx: &ConnCtx) {
     let Some(device) = &ctx.device else { return };
     let queued = shared.lock().offline.remove(device).unwrap_or_default();
-    for node in queued {
+    let count = queued.len().to_string();
+    if !queued.is_empty() {
+        let of_kind = |tag: &str| queued.iter().filter(|n| n.tag == tag).count().to_string();
+        ctx.send(
+            NodeBuilder::new("ib")
+                .attr("from", SERVER)
+                .children([NodeBuilder::new("offline_preview")
+                    .attr("count", count.clone())
+                    .attr("message", of_kind("message"))
+                    .attr("receipt", of_kind("receipt"))
+                    .attr("notification", of_kind("notification"))
+                    .attr("call", "0")
+                    .attr("status", "0")
+                    .attr("appdata", "0")
+                    .build()])
+                .build(),
+        );
+    }
+    for mut node in queued {
+        node.attrs.insert("offline", "1");
         let _ = ctx.tx.send(Outbound::Node(node));
     }
     ctx.send(
         NodeBuilder::new("ib")
             .attr("from", SERVER)
-            .children([NodeBuilder::new("offline").attr("count", "0").build()])
+            .children([NodeBuilder::new("offline").attr("count", count).build()])
             .build(),
     );
 }

@@ -73,16 +73,19 @@ async fn offline_then_online_delivers_queued_message() {
 
     sim.set_online(true);
     client.connected(RECONNECT).await;
-    let got = client
+    let (got, offline) = client
         .wait_for("queued Messages", STEP, |e| match e {
-            Event::Messages(batch) => batch
-                .iter()
-                .find(|m| m.info.id == id)
-                .and_then(|m| m.message.conversation.clone()),
+            Event::Messages(batch) => batch.iter().find(|m| m.info.id == id).and_then(|m| {
+                m.message
+                    .conversation
+                    .clone()
+                    .map(|b| (b, m.info.is_offline))
+            }),
             _ => None,
         })
         .await;
     assert_eq!(got, "queued while offline");
+    assert!(offline, "a queued message arrives as offline backlog");
     client.stop().await;
 }
 
