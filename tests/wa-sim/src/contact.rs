@@ -71,6 +71,29 @@ impl Contact {
         Ok(devices)
     }
 
+    /// Sends the account a message its client cannot decrypt: a well-formed
+    /// `msg` from a Signal session the client never saw. The client raises
+    /// `UndecryptableMessage` and asks for a retry. Returns the message id.
+    pub async fn send_undecryptable(&self, to_account_jid: &str) -> anyhow::Result<String> {
+        let id = nodes::new_id();
+        for device in self.target_devices(to_account_jid)? {
+            let ciphertext = crate::messages::foreign_session_msg(&self.shared, &device).await?;
+            let node = NodeBuilder::new("message")
+                .attr("from", self.jid())
+                .attr("id", id.clone())
+                .attr("t", nodes::now_secs())
+                .attr("type", "text")
+                .children([NodeBuilder::new("enc")
+                    .attr("v", "2")
+                    .attr("type", "msg")
+                    .bytes(ciphertext)
+                    .build()])
+                .build();
+            self.shared.deliver(&device, node);
+        }
+        Ok(id)
+    }
+
     /// Tells the account's companions that this contact is online (`true`)
     /// or went offline; the client raises a `Presence` event.
     pub fn send_presence(&self, to_account_jid: &str, available: bool) -> anyhow::Result<()> {

@@ -182,6 +182,27 @@ pub(crate) async fn seal_to_companion(
     Ok(sealed)
 }
 
+/// A valid Signal `msg` for `device` from a session it never established:
+/// the inner message of a throwaway party's `pkmsg`, without the pre-key
+/// part that would set the session up. Decrypting it must fail.
+pub(crate) async fn foreign_session_msg(
+    shared: &Arc<Shared>,
+    device: &DeviceId,
+) -> anyhow::Result<Vec<u8>> {
+    use whatsapp_rust::wacore::libsignal::protocol::PreKeySignalMessage;
+    let mut keys = shared
+        .lock()
+        .companion_mut(device)
+        .and_then(|c| c.keys.clone())
+        .ok_or_else(|| anyhow!("{} has not uploaded pre-keys yet", device.jid()))?;
+    let mut stranger = Party::generate()?;
+    let sealed = stranger
+        .encrypt(&companion_address(device), &mut keys, &[1, 1])
+        .await?;
+    let pkmsg = PreKeySignalMessage::try_from(sealed.ciphertext.as_slice())?;
+    Ok(pkmsg.message().serialized().to_vec())
+}
+
 /// `<message from id t type><enc v="2" type>…</enc></message>`.
 pub(crate) fn message_node(
     from: &str,

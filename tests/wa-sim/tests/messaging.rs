@@ -160,3 +160,31 @@ async fn auto_delivery_receipt_reaches_client() {
     assert_eq!(got.message.conversation.as_deref(), Some("auto tick"));
     client.stop().await;
 }
+
+/// A message the client cannot decrypt raises `UndecryptableMessage`, and
+/// the client asks the sender to retry.
+#[tokio::test]
+async fn undecryptable_message_is_reported_and_retried() {
+    init_logs();
+    let sim = Simulator::start().await.expect("simulator starts");
+    let contact = sim.contact(CONTACT);
+    let (mut client, _backend, _device) = paired_client(&sim).await;
+
+    let id = contact
+        .send_undecryptable(&sim.phone().jid())
+        .await
+        .expect("garbage sent");
+    let got = client
+        .wait_for("UndecryptableMessage", STEP, |e| match e {
+            Event::UndecryptableMessage(u) => Some(u.info.id.to_string()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(got, id);
+    let retry = sim
+        .wait_for_client_receipt_kind(&id, "retry", STEP)
+        .await
+        .expect("retry receipt");
+    assert_eq!(retry.to, contact.jid());
+    client.stop().await;
+}
