@@ -9,10 +9,15 @@ use wa_sim::Simulator;
 use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::types::events::Event;
 
+/// The pair-code tests take turns: run side by side, their key derivations
+/// compete for the same cores and each takes several times longer.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Linking with the 8-character code: the client shows `PairingCode`, the
 /// phone "types" it, and the client ends up paired and `Connected`.
 #[tokio::test]
 async fn pair_code_then_login() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     init_logs();
     let sim = Simulator::start().await.expect("simulator starts");
     let mut client = TestClient::start(&sim, new_backend()).await;
@@ -51,6 +56,7 @@ async fn pair_code_then_login() {
 /// A wrong code is refused by the phone and links nothing.
 #[tokio::test]
 async fn wrong_pair_code_is_refused() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     init_logs();
     let sim = Simulator::start().await.expect("simulator starts");
     let mut client = TestClient::start(&sim, new_backend()).await;
