@@ -50,6 +50,20 @@ fn login(shared: &Arc<Shared>, ctx: &mut ConnCtx, kind: HandshakeKind, user: u64
     {
         let mut inner = shared.lock();
         inner.logins.push(kind);
+        // One socket per device: an older one is told it was replaced.
+        for (conn_id, conn) in inner.conns.iter_mut() {
+            if *conn_id != ctx.id && conn.device.as_ref() == Some(&id) {
+                conn.device = None;
+                let _ = conn.tx.send(Outbound::Node(
+                    NodeBuilder::new("stream:error")
+                        .children([NodeBuilder::new("conflict")
+                            .attr("type", "replaced")
+                            .build()])
+                        .build(),
+                ));
+                let _ = conn.tx.send(Outbound::Close);
+            }
+        }
         if let Some(conn) = inner.conns.get_mut(&ctx.id) {
             conn.device = Some(id);
         }

@@ -121,3 +121,25 @@ async fn server_logout_emits_logged_out() {
     );
     again.stop().await;
 }
+
+/// A second login of the same device replaces the first connection, which
+/// is told so (`StreamReplaced`) and does not fight back.
+#[tokio::test]
+async fn second_login_replaces_the_first() {
+    init_logs();
+    let sim = Simulator::start().await.expect("simulator starts");
+    let (mut first, backend, _device) = paired_client(&sim).await;
+    first.forget_past();
+
+    let mut second = TestClient::start(&sim, backend).await;
+    second.connected(STEP).await;
+    first
+        .wait_for("StreamReplaced", STEP, |e| {
+            matches!(e, Event::StreamReplaced(_)).then_some(())
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sim.logged_in_count(), 1, "only the new connection stays");
+    first.stop().await;
+    second.stop().await;
+}
