@@ -17,6 +17,12 @@
 //! - [`daemon`]: `wago serve`: wires the parts together under one cancellation token.
 #![forbid(unsafe_code)]
 
+// The simulator's certificate skip must never reach a product binary.
+#[cfg(all(feature = "test-sim", not(debug_assertions)))]
+compile_error!(
+    "the `test-sim` feature (WhatsApp certificate-chain skip for the simulator) must never be built into a release binary"
+);
+
 pub mod api;
 pub mod config;
 pub mod daemon;

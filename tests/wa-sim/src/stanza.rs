@@ -1,0 +1,60 @@
+//! Routes each decrypted stanza from the client to its handler by tag.
+//! Owns no state; handlers reply through the connection's queue.
+
+use crate::conn::ConnCtx;
+use crate::nodes::{self, SERVER};
+use crate::state::{ClientReceipt, Shared};
+use crate::{iq, messages};
+use std::sync::Arc;
+use whatsapp_rust::wacore_binary::NodeRef;
+use whatsapp_rust::wacore_binary::builder::NodeBuilder;
+
+/// Handles one stanza from the client.
+pub(crate) async fn dispatch(shared: &Arc<Shared>, ctx: &mut ConnCtx, node: &NodeRef<'_>) {
+    match node.tag.as_ref() {
+        "iq" => iq::handle(shared, ctx, node).await,
+        "message" => messages::from_client(shared, ctx, node).await,
+        "receipt" => on_receipt(shared, ctx, node),
+        // Acks for what we sent, presence, chat state, unified-session
+        // telemetry: nothing to answer.
+        _ => {}
+    }
+}
+
+/// Records a receipt and acks it like the server does.
+fn on_receipt(shared: &Arc<Shared>, ctx: &ConnCtx, node: &NodeRef<'_>) {
+    let Some(id) = nodes::attr(node, "id") else {
+        return;
+    };
+    let to = nodes::attr(node, "to").unwrap_or_default();
+    let kind = nodes::attr(node, "type").unwrap_or_default();
+    let mut ids = vec![id.clone()];
+    if let Some(list) = node.get_optional_child("list") {
+        for item in list.get_children_by_tag("item") {
+            if let Some(extra) = nodes::attr(item, "id") {
+                ids.push(extra);
+            }
+        }
+    }
+    shared.lock().client_receipts.push(ClientReceipt {
+        to: to.clone(),
+        ids,
+        kind: kind.clone(),
+    });
+    shared.bump();
+    let mut ack = NodeBuilder::new("ack")
+        .attr("class", "receipt")
+        .attr("id", id)
+        .attr(
+            "from",
+            if to.is_empty() {
+                SERVER.to_string()
+            } else {
+                to
+            },
+        );
+    if !kind.is_empty() {
+        ack = ack.attr("type", kind);
+    }
+    ctx.send(ack.build());
+}

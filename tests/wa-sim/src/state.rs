@@ -1,0 +1,308 @@
+//! Everything the simulated server remembers: the account and its linked
+//! companions, the contacts, open connections, pending pairings and what the
+//! client sent. One `Shared` per `Simulator`, behind a plain mutex that is
+//! never held across an `.await`; Signal state lives in per-party async
+//! mutexes next to it.
+
+use crate::party::{Party, UploadedKeys};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use whatsapp_rust::wacore_binary::Node;
+use whatsapp_rust::waproto::whatsapp as wa;
+
+/// Something the simulator wants a connection task to do.
+pub(crate) enum Outbound {
+    /// Encrypt and send this node.
+    Node(Node),
+    /// Close the socket.
+    Close,
+}
+
+/// A live client connection.
+pub(crate) struct Conn {
+    /// Queue into the connection's task.
+    pub(crate) tx: mpsc::UnboundedSender<Outbound>,
+    /// The companion once the connection logged in.
+    pub(crate) device: Option<DeviceId>,
+}
+
+/// A companion device: its account's phone number and its device number.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct DeviceId {
+    pub(crate) user: String,
+    pub(crate) device: u16,
+}
+
+impl DeviceId {
+    /// `user:device@s.whatsapp.net`.
+    pub(crate) fn jid(&self) -> String {
+        format!("{}:{}@s.whatsapp.net", self.user, self.device)
+    }
+}
+
+/// LID user part of the first account.
+const FIRST_LID: u64 = 100_000_000_000_001;
+
+/// A simulated WhatsApp account: its primary phone and linked companions.
+pub(crate) struct Account {
+    /// Phone number (JID user part).
+    pub(crate) user: String,
+    /// LID user part.
+    pub(crate) lid: String,
+    /// The primary phone (device 0) as a Signal party; its identity key is
+    /// also the ADV account key.
+    pub(crate) phone: Arc<tokio::sync::Mutex<Party>>,
+    /// The phone's identity public key (the ADV account signature key).
+    pub(crate) identity: [u8; 32],
+    /// Next companion device number to hand out.
+    pub(crate) next_device: u16,
+    /// Linked companions by device number.
+    pub(crate) devices: HashMap<u16, Companion>,
+}
+
+/// A companion device linked to the account (the gateway's client).
+pub(crate) struct Companion {
+    /// Pre-keys the client uploaded at login; `None` until then.
+    pub(crate) keys: Option<UploadedKeys>,
+    /// Set by a server-side logout: the device may not log in again.
+    pub(crate) logged_out: bool,
+    /// Whether the phone already sent this device the app-state key share.
+    pub(crate) key_shared: bool,
+}
+
+/// A message the client sent to a contact, after the contact decrypted it.
+#[derive(Clone, PartialEq)]
+pub struct ReceivedMessage {
+    /// The stanza id the client chose.
+    pub id: String,
+    /// The sending device's JID as the server saw it (the client's own JID).
+    pub from: String,
+    /// The stanza's `type` attribute (`text`, `media`, `reaction`, …).
+    pub kind: String,
+    /// The text body (`conversation` or `extendedTextMessage.text`); empty
+    /// for messages without text.
+    pub body: String,
+    /// The whole decrypted message, for reactions, edits, quotes, media.
+    pub message: Arc<wa::Message>,
+}
+
+impl std::fmt::Debug for ReceivedMessage {
+    // `wa::Message` has no `Debug`; the summary is what a failing test needs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceivedMessage")
+            .field("id", &self.id)
+            .field("from", &self.from)
+            .field("kind", &self.kind)
+            .field("body", &self.body)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A receipt the client sent to the server about messages it received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientReceipt {
+    /// Who the receipt is addressed to (the original sender).
+    pub to: String,
+    /// Every message id the receipt covers.
+    pub ids: Vec<String>,
+    /// The `type` attribute; empty for a plain delivery receipt.
+    pub kind: String,
+}
+
+/// A simulated contact: another WhatsApp user with one phone.
+pub(crate) struct ContactState {
+    /// Phone number (JID user part).
+    pub(crate) user: String,
+    /// The contact's Signal device.
+    pub(crate) party: tokio::sync::Mutex<Party>,
+    /// Messages the client sent to this contact, decrypted.
+    pub(crate) received: Mutex<Vec<ReceivedMessage>>,
+    /// How many of `received` `wait_for_text` already returned.
+    pub(crate) seen: Mutex<usize>,
+    /// Answer every message from the client with a delivery receipt, as a
+    /// phone that is online does.
+    pub(crate) auto_delivery: AtomicBool,
+}
+
+impl ContactState {
+    /// Creates a contact with a fresh Signal identity.
+    pub(crate) fn new(user: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            user: user.to_string(),
+            party: tokio::sync::Mutex::new(Party::generate()?),
+            received: Mutex::new(Vec::new()),
+            seen: Mutex::new(0),
+            auto_delivery: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn seen(&self) -> usize {
+        self.seen.lock().map(|s| *s).unwrap_or(0)
+    }
+
+    pub(crate) fn mark_seen(&self, n: usize) {
+        if let Ok(mut s) = self.seen.lock() {
+            *s = (*s).max(n);
+        }
+    }
+}
+
+impl Inner {
+    /// The account with phone number `user`, created on first use.
+    pub(crate) fn ensure_account(&mut self, user: &str) -> anyhow::Result<&mut Account> {
+        if !self.accounts.contains_key(user) {
+            let phone = Party::generate()?;
+            let account = Account {
+                user: user.to_string(),
+                lid: self.next_lid.to_string(),
+                identity: phone.identity_public(),
+                phone: Arc::new(tokio::sync::Mutex::new(phone)),
+                next_device: 1,
+                devices: HashMap::new(),
+            };
+            self.next_lid += 1;
+            self.accounts.insert(user.to_string(), account);
+        }
+        self.accounts
+            .get_mut(user)
+            .ok_or_else(|| anyhow::anyhow!("account {user} vanished"))
+    }
+
+    /// The companion `id`, if it is linked.
+    pub(crate) fn companion_mut(&mut self, id: &DeviceId) -> Option<&mut Companion> {
+        self.accounts.get_mut(&id.user)?.devices.get_mut(&id.device)
+    }
+
+    /// The account whose phone number or LID user part is `user`.
+    pub(crate) fn account_by_any(&self, user: &str) -> Option<&Account> {
+        self.accounts
+            .get(user)
+            .or_else(|| self.accounts.values().find(|a| a.lid == user))
+    }
+}
+
+/// The mutable part of the simulator's state.
+pub(crate) struct Inner {
+    /// Simulated accounts (phone owners) by phone number.
+    pub(crate) accounts: HashMap<String, Account>,
+    /// LID user part handed to the next new account.
+    pub(crate) next_lid: u64,
+    /// Open connections by id.
+    pub(crate) conns: HashMap<u64, Conn>,
+    pub(crate) next_conn: u64,
+    /// QR refs handed to unpaired connections → that connection.
+    pub(crate) pairing_refs: HashMap<String, u64>,
+    /// `pair-success` iq id → who waits for the client's `pair-device-sign`.
+    pub(crate) pending_signs: HashMap<String, oneshot::Sender<Vec<u8>>>,
+    /// Contacts by phone number.
+    pub(crate) contacts: HashMap<String, Arc<ContactState>>,
+    /// Receipts the client sent, oldest first.
+    pub(crate) client_receipts: Vec<ClientReceipt>,
+    /// Stanzas for companions that were offline when they were sent.
+    pub(crate) offline: HashMap<DeviceId, Vec<Node>>,
+    /// Pair-code requests (`companion_hello`), newest last.
+    pub(crate) pair_codes: Vec<crate::pair_code::PendingCode>,
+    /// Uploaded media blobs by direct path.
+    pub(crate) blobs: HashMap<String, Vec<u8>>,
+    /// Handshake of every successful companion login, oldest first.
+    pub(crate) logins: Vec<crate::noise::HandshakeKind>,
+}
+
+/// State shared by the accept loop, connection tasks and the test handles.
+pub(crate) struct Shared {
+    /// `false` while the simulated internet is down.
+    pub(crate) online: AtomicBool,
+    /// The Noise static key and certificate.
+    pub(crate) identity: crate::noise::ServerIdentity,
+    /// `host:port` named in `media_conn`; served only by `SimHttpClient`.
+    pub(crate) media_host: String,
+    inner: Mutex<Inner>,
+    /// Bumped on every change a test may wait for.
+    version: watch::Sender<u64>,
+}
+
+impl Shared {
+    /// Creates an empty server (no accounts yet) whose media host is
+    /// `media_host`.
+    pub(crate) fn new(media_host: String) -> Self {
+        Self {
+            online: AtomicBool::new(true),
+            identity: crate::noise::ServerIdentity::generate(),
+            media_host,
+            inner: Mutex::new(Inner {
+                accounts: HashMap::new(),
+                next_lid: FIRST_LID,
+                conns: HashMap::new(),
+                next_conn: 1,
+                pairing_refs: HashMap::new(),
+                pending_signs: HashMap::new(),
+                contacts: HashMap::new(),
+                client_receipts: Vec::new(),
+                offline: HashMap::new(),
+                logins: Vec::new(),
+                pair_codes: Vec::new(),
+                blobs: HashMap::new(),
+            }),
+            version: watch::channel(0).0,
+        }
+    }
+
+    /// Locks the mutable state. A poisoned lock is recovered: the state is
+    /// plain data and a panicking test thread must not wedge the server.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn is_online(&self) -> bool {
+        self.online.load(Ordering::SeqCst)
+    }
+
+    /// Wakes everybody waiting in [`Shared::wait_until`].
+    pub(crate) fn bump(&self) {
+        self.version.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// Waits until `check` returns `Some`, re-checking after every change.
+    pub(crate) async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&Shared) -> Option<T>,
+    ) -> Option<T> {
+        let mut rx = self.version.subscribe();
+        let wait = async {
+            loop {
+                rx.borrow_and_update();
+                if let Some(v) = check(self) {
+                    return Some(v);
+                }
+                if rx.changed().await.is_err() {
+                    return None;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.ok().flatten()
+    }
+
+    /// Queues `node` for every connection logged in as `device`, or keeps it
+    /// for the next login when none is. Returns whether it went out live.
+    pub(crate) fn deliver(&self, device: &DeviceId, node: Node) -> bool {
+        let mut inner = self.lock();
+        let live: Vec<_> = inner
+            .conns
+            .values()
+            .filter(|c| c.device.as_ref() == Some(device))
+            .map(|c| c.tx.clone())
+            .collect();
+        let mut sent = false;
+        for tx in live {
+            sent |= tx.send(Outbound::Node(node.clone())).is_ok();
+        }
+        if !sent {
+            inner.offline.entry(device.clone()).or_default().push(node);
+        }
+        sent
+    }
+}
