@@ -307,11 +307,14 @@ impl Config {
         }
         self.whatsapp.version_triple()?;
         let url = &self.whatsapp.server_url;
-        if !url.is_empty() && !(url.starts_with("ws://") || url.starts_with("wss://")) {
+        if !(url.is_empty() || url.starts_with("ws://") || url.starts_with("wss://")) {
             return Err(key("whatsapp.server_url", "must be a ws:// or wss:// URL"));
         }
         if !(1..=100).contains(&self.whatsapp.max_connect_failures) {
-            return Err(key("whatsapp.max_connect_failures", "must be between 1 and 100"));
+            return Err(key(
+                "whatsapp.max_connect_failures",
+                "must be between 1 and 100",
+            ));
         }
         if !(1..=100).contains(&self.whatsapp.send_attempts) {
             return Err(key("whatsapp.send_attempts", "must be between 1 and 100"));

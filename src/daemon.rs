@@ -7,6 +7,7 @@
 
 use crate::api::{App, Limits};
 use crate::config::Config;
+use crate::engine::{Engine, EngineConfig};
 use crate::store::{Store, StoreError, hash_token};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -69,7 +70,14 @@ pub async fn serve(
     on_listen(bound);
 
     spawn_signal_watch(shutdown.clone())?;
+    let engine = Engine::new(store.clone(), engine_config(&cfg), shutdown.child_token());
+    match engine.resume().await {
+        Ok(n) if n > 0 => tracing::info!(sessions = n, "resuming logged-in sessions"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "cannot resume sessions"),
+    }
     let app = Arc::new(App {
+        engine: engine.clone(),
         store: store.clone(),
         admin_hash,
         limits: Limits {
@@ -85,8 +93,28 @@ pub async fn serve(
         Duration::from_secs(cfg.http.shutdown_grace_secs),
     )
     .await;
+    // The server has drained: now close the WhatsApp connections (flushing
+    // receipts and keys), bounded like the HTTP drain.
+    let grace = Duration::from_secs(cfg.http.shutdown_grace_secs);
+    if tokio::time::timeout(grace, engine.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("WhatsApp sessions did not close within the grace period");
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+fn engine_config(cfg: &Config) -> EngineConfig {
+    let wa = &cfg.whatsapp;
+    EngineConfig {
+        server_url: (!wa.server_url.is_empty()).then(|| wa.server_url.clone()),
+        // Validated at load time.
+        version: wa.version_triple().ok().flatten(),
+        max_connect_failures: wa.max_connect_failures,
+        send_attempts: wa.send_attempts,
+    }
 }
 
 /// The admin token's hash: from config, else the stored one, else a new

@@ -7,12 +7,16 @@
 mod auth;
 mod body;
 mod health;
+mod messages;
+mod pairing;
+mod query;
 mod reply;
 mod session;
 
 pub use reply::{ApiError, Body};
 pub use session::random_token;
 
+use crate::engine::{Engine, EngineError};
 use crate::store::Store;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
@@ -36,6 +40,8 @@ pub struct App {
     pub admin_hash: [u8; 32],
     /// Body limits.
     pub limits: Limits,
+    /// The WhatsApp engine.
+    pub engine: Engine,
 }
 
 impl std::fmt::Debug for App {
@@ -87,7 +93,36 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiE
         }
         ["session", "status"] => {
             only(&m, &Method::GET, "GET")?;
-            session::status(app, req).await
+            pairing::status(app, req).await
+        }
+        ["session", "connect"] => {
+            only(&m, &Method::POST, "POST")?;
+            pairing::connect(app, req).await
+        }
+        ["session", "disconnect"] => {
+            only(&m, &Method::POST, "POST")?;
+            pairing::disconnect(app, req).await
+        }
+        ["session", "logout"] => {
+            only(&m, &Method::POST, "POST")?;
+            pairing::logout(app, req).await
+        }
+        ["session", "qr"] => {
+            only(&m, &Method::GET, "GET")?;
+            pairing::qr_code(app, req).await
+        }
+        ["send", "text"] => {
+            only(&m, &Method::POST, "POST")?;
+            messages::send_text(app, req).await
+        }
+        ["messages"] => {
+            only(&m, &Method::GET, "GET")?;
+            messages::list(app, req).await
+        }
+        ["message", id] if !id.is_empty() => {
+            only(&m, &Method::GET, "GET")?;
+            let id = id.to_string();
+            messages::get(app, req, &id).await
         }
         ["admin", "sessions"] => {
             only(&m, &Method::GET, "GET")?;
@@ -99,6 +134,27 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiE
             session::delete(app, req, &id).await
         }
         _ => Err(ApiError::no_route(&path)),
+    }
+}
+
+/// Maps an engine failure to its answer.
+fn engine_error(e: EngineError) -> ApiError {
+    match e {
+        EngineError::BadAddress(b) => ApiError::field("Phone", b.to_string()),
+        EngineError::Store(s) => s.into(),
+        EngineError::NotConnected => ApiError::new(
+            hyper::StatusCode::CONFLICT,
+            "not_connected",
+            "the session is not connected to WhatsApp",
+        ),
+        other => {
+            tracing::error!(error = %other, "engine failure");
+            ApiError::new(
+                hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "the gateway could not complete the request; see its log",
+            )
+        }
     }
 }
 

@@ -142,6 +142,10 @@ pub async fn delete(
     id: &str,
 ) -> Result<Response<Body>, ApiError> {
     auth::admin(app, req.headers()).await?;
+    if app.store.session(id).await?.is_some() {
+        // Log out on WhatsApp and wipe the keys before the record goes.
+        app.engine.logout(id).await.map_err(super::engine_error)?;
+    }
     if !app.store.delete_session(id).await? {
         let mut e = ApiError::new(
             StatusCode::NOT_FOUND,
@@ -155,24 +159,6 @@ pub async fn delete(
     Ok(ok(
         StatusCode::OK,
         serde_json::json!({ "Id": id, "Deleted": true }),
-    ))
-}
-
-/// `GET /session/status`: the session's connection state.
-pub async fn status(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    let rec = auth::session(app, req.headers()).await?;
-    Ok(ok(
-        StatusCode::OK,
-        serde_json::json!({
-            "Id": rec.id,
-            "Name": rec.name,
-            "Connected": false,
-            "LoggedIn": false,
-            "Jid": "",
-            "Events": rec.events,
-            "State": "disconnected",
-            "LastError": null,
-        }),
     ))
 }
 

@@ -64,7 +64,11 @@ fn errors_name_the_key() {
         ),
         ("listen = ", &[], "wago.toml"),
         ("[whatsapp]\nversion = \"2.x\"", &[], "whatsapp.version"),
-        ("", &[("WAGO_WA_SERVER_URL", "http://x")], "whatsapp.server_url"),
+        (
+            "",
+            &[("WAGO_WA_SERVER_URL", "http://x")],
+            "whatsapp.server_url",
+        ),
     ];
     for (text, vars, needle) in cases {
         let err = load_str(text, vars).expect_err(text);

@@ -70,7 +70,10 @@ pub(super) async fn apply(
             tracing::info!(session = %ctl.id, "paired");
         }
         Event::PairError(e) => {
-            let reason = format!("pairing failed: {}", serde_json::to_string(e).unwrap_or_default());
+            let reason = format!(
+                "pairing failed: {}",
+                serde_json::to_string(e).unwrap_or_default()
+            );
             ctl.update(|s| s.last_error = Some(reason));
         }
         Event::Connected(_) => {
@@ -130,13 +133,18 @@ pub(super) async fn apply(
         }
         Event::ConnectFailure(f) => {
             if matches!(f.reason, ConnectFailureReason::LoggedOut) {
-                return Flow::Stop(Outcome::LoggedOut(Some("WhatsApp refused the login".into())));
+                return Flow::Stop(Outcome::LoggedOut(Some(
+                    "WhatsApp refused the login".into(),
+                )));
             }
             *failures += 1;
             let reason = format!(
                 "WhatsApp refused the connection ({:?}{})",
                 f.reason,
-                f.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+                f.message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
             );
             ctl.update(|s| s.last_error = Some(reason.clone()));
             if *failures >= engine.inner.cfg.max_connect_failures {

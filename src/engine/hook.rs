@@ -10,8 +10,8 @@ use crate::store::messages::{StateChange, insert_inbound};
 use crate::store::{MessageRecord, MessageState};
 use std::sync::Arc;
 use whatsapp_rust::wacore::proto_helpers::MessageExt;
-use whatsapp_rust::{Client, InboundDurabilityHook};
 use whatsapp_rust::wacore::types::events::InboundMessage;
+use whatsapp_rust::{Client, InboundDurabilityHook};
 
 /// Commits inbound messages to the store.
 pub(super) struct StoreHook {
@@ -25,9 +25,36 @@ impl StoreHook {
     }
 }
 
-/// The stored form of one inbound message.
-pub(super) fn record_of(m: &InboundMessage) -> MessageRecord {
+/// What kind of user message this is; `None` for protocol-only messages
+/// (key shares, sender-key distribution, …), which are not stored.
+pub(super) fn kind_of(message: &whatsapp_rust::waproto::whatsapp::Message) -> Option<&'static str> {
+    let m = message.get_base_message();
+    if m.text_content().is_some() {
+        return Some("text");
+    }
+    let kinds = [
+        (m.image_message.is_set(), "image"),
+        (m.video_message.is_set(), "video"),
+        (m.audio_message.is_set(), "audio"),
+        (m.document_message.is_set(), "document"),
+        (m.sticker_message.is_set(), "sticker"),
+        (m.location_message.is_set(), "location"),
+        (m.contact_message.is_set(), "contact"),
+        (m.reaction_message.is_set(), "reaction"),
+    ];
+    if let Some((_, k)) = kinds.iter().find(|(set, _)| *set) {
+        return Some(k);
+    }
+    if m.protocol_message.is_set() || m.sender_key_distribution_message.is_set() {
+        return None;
+    }
+    Some("other")
+}
+
+/// The stored form of one inbound message, or `None` for protocol messages.
+pub(super) fn record_of(m: &InboundMessage) -> Option<MessageRecord> {
     let info = &m.info;
+    let kind = kind_of(&m.message)?;
     let body = m.message.text_content().map(str::to_string);
     let at = info.timestamp.timestamp_millis();
     let state = if info.source.is_from_me {
@@ -35,28 +62,35 @@ pub(super) fn record_of(m: &InboundMessage) -> MessageRecord {
     } else {
         MessageState::Received
     };
-    MessageRecord {
+    Some(MessageRecord {
         id: info.id.to_string(),
         seq: 0,
         chat: info.source.chat.to_string(),
         sender: info.source.sender.to_string(),
         from_me: info.source.is_from_me,
-        kind: if body.is_some() { "text" } else { "other" }.into(),
+        kind: kind.into(),
         body,
         push_name: (!info.push_name.is_empty()).then(|| info.push_name.clone()),
         timestamp: at,
         state,
-        history: vec![StateChange { state, at: now_ms() }],
+        history: vec![StateChange {
+            state,
+            at: now_ms(),
+        }],
         client_id: None,
         error: None,
         attempts: 0,
-    }
+    })
 }
 
 #[whatsapp_rust::async_trait]
 impl InboundDurabilityHook for StoreHook {
-    async fn on_messages(&self, _client: Arc<Client>, batch: &[InboundMessage]) -> anyhow::Result<()> {
-        let records: Vec<MessageRecord> = batch.iter().map(record_of).collect();
+    async fn on_messages(
+        &self,
+        _client: Arc<Client>,
+        batch: &[InboundMessage],
+    ) -> anyhow::Result<()> {
+        let records: Vec<MessageRecord> = batch.iter().filter_map(record_of).collect();
         let session = self.ctl.id.clone();
         let stored = self
             .engine

@@ -90,10 +90,6 @@ impl SessionCtl {
         self.status.send_modify(f);
     }
 
-    fn client(&self) -> Option<Arc<Client>> {
-        self.client.lock().ok().and_then(|c| c.clone())
-    }
-
     fn set_client(&self, client: Option<Arc<Client>>) {
         if let Ok(mut c) = self.client.lock() {
             *c = client;
@@ -117,7 +113,9 @@ struct Inner {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("cfg", &self.inner.cfg).finish()
+        f.debug_struct("Engine")
+            .field("cfg", &self.inner.cfg)
+            .finish()
     }
 }
 

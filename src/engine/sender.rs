@@ -23,16 +23,31 @@ pub const RETRY_PAUSE: Duration = Duration::from_secs(2);
 pub const POLL: Duration = Duration::from_secs(5);
 
 /// Runs until `stop` is cancelled.
-pub(super) async fn run(engine: Engine, ctl: Arc<SessionCtl>, client: Arc<Client>, stop: CancellationToken) {
+pub(super) async fn run(
+    engine: Engine,
+    ctl: Arc<SessionCtl>,
+    client: Arc<Client>,
+    stop: CancellationToken,
+) {
     loop {
         if ctl.status.borrow().state == State::Connected {
             match engine.inner.store.next_queued(&ctl.id).await {
                 Ok(Some(rec)) => {
-                    send_one(&engine, &ctl, &client, &rec.id, &rec.chat, rec.body.as_deref().unwrap_or("")).await;
+                    send_one(
+                        &engine,
+                        &ctl,
+                        &client,
+                        &rec.id,
+                        &rec.chat,
+                        rec.body.as_deref().unwrap_or(""),
+                    )
+                    .await;
                     continue;
                 }
                 Ok(None) => {}
-                Err(e) => tracing::error!(session = %ctl.id, error = %e, "cannot read the send queue"),
+                Err(e) => {
+                    tracing::error!(session = %ctl.id, error = %e, "cannot read the send queue")
+                }
             }
         }
         tokio::select! {
@@ -43,18 +58,36 @@ pub(super) async fn run(engine: Engine, ctl: Arc<SessionCtl>, client: Arc<Client
     }
 }
 
-async fn send_one(engine: &Engine, ctl: &SessionCtl, client: &Client, id: &str, chat: &str, body: &str) {
+async fn send_one(
+    engine: &Engine,
+    ctl: &SessionCtl,
+    client: &Client,
+    id: &str,
+    chat: &str,
+    body: &str,
+) {
     let store = &engine.inner.store;
     let to = match chat.parse::<whatsapp_rust::Jid>() {
         Ok(j) => j,
         Err(e) => {
-            finish(engine, ctl, id, MessageState::Failed, Some(format!("bad recipient {chat}: {e}"))).await;
+            finish(
+                engine,
+                ctl,
+                id,
+                MessageState::Failed,
+                Some(format!("bad recipient {chat}: {e}")),
+            )
+            .await;
             return;
         }
     };
     let message = wa::Message::text(body.to_string());
     let options = SendOptions::default().with_message_id(id.to_string());
-    let result = tokio::time::timeout(SEND_TIMEOUT, client.send_message_with_options(to, message, options)).await;
+    let result = tokio::time::timeout(
+        SEND_TIMEOUT,
+        client.send_message_with_options(to, message, options),
+    )
+    .await;
     match result {
         Ok(Ok(_)) => {
             finish(engine, ctl, id, MessageState::Sent, None).await;
@@ -71,7 +104,12 @@ async fn retry_or_fail(engine: &Engine, ctl: &SessionCtl, id: &str, error: Strin
         // Not the message's fault: it waits for the reconnect.
         return;
     }
-    match engine.inner.store.note_attempt(&ctl.id, id, error.clone()).await {
+    match engine
+        .inner
+        .store
+        .note_attempt(&ctl.id, id, error.clone())
+        .await
+    {
         Ok(n) if n >= engine.inner.cfg.send_attempts => {
             finish(engine, ctl, id, MessageState::Failed, Some(error)).await;
         }
@@ -83,7 +121,13 @@ async fn retry_or_fail(engine: &Engine, ctl: &SessionCtl, id: &str, error: Strin
     }
 }
 
-async fn finish(engine: &Engine, ctl: &SessionCtl, id: &str, state: MessageState, error: Option<String>) {
+async fn finish(
+    engine: &Engine,
+    ctl: &SessionCtl,
+    id: &str,
+    state: MessageState,
+    error: Option<String>,
+) {
     match engine
         .inner
         .store

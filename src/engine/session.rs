@@ -220,8 +220,13 @@ mod tests {
     fn backoff_grows_is_capped_and_jittered() {
         for attempt in 1..12 {
             let d = backoff(attempt);
-            let full = RESTART_BASE.saturating_mul(1 << (attempt - 1)).min(RESTART_CAP);
-            assert!(d <= full && d >= full / 2, "attempt {attempt}: {d:?} vs {full:?}");
+            let full = RESTART_BASE
+                .saturating_mul(1 << (attempt - 1))
+                .min(RESTART_CAP);
+            assert!(
+                d <= full && d >= full / 2,
+                "attempt {attempt}: {d:?} vs {full:?}"
+            );
         }
         assert!(backoff(30) <= RESTART_CAP);
     }

@@ -107,13 +107,19 @@ mod tests {
     fn pairing_is_never_reported_without_a_valid_code() {
         let mut s = SessionStatus {
             state: State::Pairing,
-            qr: Some(Code { code: "q".into(), expires_at: 100 }),
+            qr: Some(Code {
+                code: "q".into(),
+                expires_at: 100,
+            }),
             ..SessionStatus::default()
         };
         assert_eq!(s.at(99).state, State::Pairing);
         assert_eq!(s.at(100).state, State::Connecting);
         assert!(s.at(100).qr.is_none());
-        s.pair_code = Some(Code { code: "ABCD1234".into(), expires_at: 200 });
+        s.pair_code = Some(Code {
+            code: "ABCD1234".into(),
+            expires_at: 200,
+        });
         assert_eq!(s.at(150).state, State::Pairing);
         assert_eq!(s.at(150).pair_code.map(|c| c.code), Some("ABCD1234".into()));
     }

@@ -168,6 +168,36 @@ impl Store {
         .await
     }
 
+    /// Replaces a session's event filter (WaGo's `Subscribe`).
+    pub async fn set_session_events(
+        &self,
+        id: &str,
+        events: Vec<String>,
+    ) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.run(move |db| {
+            let tx = db.begin_write()?;
+            let found = {
+                let mut recs = tx.open_table(SESSION_RECORD)?;
+                let rec = recs
+                    .get(id.as_str())?
+                    .map(|v| decode(v.value()))
+                    .transpose()?;
+                match rec {
+                    Some(mut rec) => {
+                        rec.events = events;
+                        recs.insert(id.as_str(), encode(&rec)?.as_slice())?;
+                        true
+                    }
+                    None => false,
+                }
+            };
+            tx.commit()?;
+            Ok(found)
+        })
+        .await
+    }
+
     /// Deletes a session and its token. Returns whether it existed.
     pub async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_string();

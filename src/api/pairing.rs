@@ -1,0 +1,173 @@
+//! Connection and pairing routes: `POST /session/connect`, `/session/disconnect`,
+//! `/session/logout`, `GET /session/qr` and `GET /session/status`.
+
+use super::body::{self, Empty};
+use super::reply::{ApiError, Body, ok};
+use super::{App, auth};
+use crate::engine::{SessionStatus, State, qr};
+use crate::event::is_filter_name;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+
+/// How long `connect` waits for a pair code or, without `Immediate`, for the
+/// session to reach pairing or connected.
+pub const CONNECT_WAIT: Duration = Duration::from_secs(15);
+
+#[derive(Deserialize, Default)]
+struct ConnectRequest {
+    #[serde(rename = "Subscribe", default)]
+    subscribe: Option<Vec<String>>,
+    #[serde(rename = "Immediate", default)]
+    immediate: Option<bool>,
+    #[serde(rename = "Phone", default)]
+    phone: Option<String>,
+}
+
+fn status_json(
+    app_status: &SessionStatus,
+    id: &str,
+    name: &str,
+    events: &[String],
+) -> serde_json::Value {
+    json!({
+        "Id": id,
+        "Name": name,
+        "Connected": app_status.connected(),
+        "LoggedIn": app_status.logged_in(),
+        "Jid": app_status.jid.clone().unwrap_or_default(),
+        "Lid": app_status.lid,
+        "PushName": app_status.push_name,
+        "Events": events,
+        "State": app_status.state,
+        "LastError": app_status.last_error,
+        "LastMessageAt": app_status.last_message_at,
+        "QRAvailable": app_status.qr.is_some(),
+        "PairCode": app_status.pair_code.as_ref().map(|c| &c.code),
+    })
+}
+
+/// `GET /session/status`.
+pub async fn status(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let rec = auth::session(app, req.headers()).await?;
+    let st = app.engine.status(&rec.id);
+    Ok(ok(
+        StatusCode::OK,
+        status_json(&st, &rec.id, &rec.name, &rec.events),
+    ))
+}
+
+/// `POST /session/connect`: starts the connection; with `Phone`, pairs by code.
+pub async fn connect(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let mut rec = auth::session(app, req.headers()).await?;
+    let r: ConnectRequest = body::json(app, req, Empty::AsObject).await?;
+    if let Some(events) = r.subscribe {
+        for (i, e) in events.iter().enumerate() {
+            if !is_filter_name(e) {
+                return Err(ApiError::field(
+                    &format!("Subscribe[{i}]"),
+                    format!("unknown event `{e}`"),
+                ));
+            }
+        }
+        app.store
+            .set_session_events(&rec.id, events.clone())
+            .await?;
+        rec.events = events;
+    }
+    let pair_phone = match r.phone.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) => {
+            let jid = crate::engine::jid::normalize(p)
+                .map_err(|e| ApiError::field("Phone", e.to_string()))?;
+            match crate::engine::jid::phone_of(&jid) {
+                Some(digits) => Some(digits.to_string()),
+                None => {
+                    return Err(ApiError::field(
+                        "Phone",
+                        "pairing by code needs a phone number",
+                    ));
+                }
+            }
+        }
+    };
+    let by_code = pair_phone.is_some();
+    let started = app.engine.connect(&rec.id, pair_phone);
+    let mut st = started;
+    if by_code || !r.immediate.unwrap_or(false) {
+        if let Some(mut rx) = app.engine.watch(&rec.id) {
+            let wait = rx.wait_for(|s| {
+                if by_code {
+                    s.pair_code.is_some()
+                        || matches!(s.state, State::Connected | State::Failed | State::LoggedOut)
+                } else {
+                    matches!(
+                        s.state,
+                        State::Pairing | State::Connected | State::Failed | State::LoggedOut
+                    )
+                }
+            });
+            let _ = tokio::time::timeout(CONNECT_WAIT, wait).await;
+        }
+        st = app.engine.status(&rec.id);
+    }
+    Ok(ok(
+        StatusCode::OK,
+        status_json(&st, &rec.id, &rec.name, &rec.events),
+    ))
+}
+
+/// `POST /session/disconnect`: closes the connection, keeps the keys.
+pub async fn disconnect(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let rec = auth::session(app, req.headers()).await?;
+    app.engine.disconnect(&rec.id).await;
+    let st = app.engine.status(&rec.id);
+    Ok(ok(
+        StatusCode::OK,
+        status_json(&st, &rec.id, &rec.name, &rec.events),
+    ))
+}
+
+/// `POST /session/logout`: logs out on WhatsApp and wipes the keys.
+pub async fn logout(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let rec = auth::session(app, req.headers()).await?;
+    app.engine
+        .logout(&rec.id)
+        .await
+        .map_err(super::engine_error)?;
+    let st = app.engine.status(&rec.id);
+    Ok(ok(
+        StatusCode::OK,
+        status_json(&st, &rec.id, &rec.name, &rec.events),
+    ))
+}
+
+/// `GET /session/qr`: the current pairing QR code.
+pub async fn qr_code(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let rec = auth::session(app, req.headers()).await?;
+    let st = app.engine.status(&rec.id);
+    let Some(code) = st.qr.as_ref() else {
+        let hint = match st.state {
+            State::Connected => "the session is already paired and connected",
+            State::Connecting => "no QR code yet; try again in a moment",
+            _ => "the session is not pairing; POST /session/connect first",
+        };
+        let mut e = ApiError::new(StatusCode::CONFLICT, "not_pairing", hint);
+        e.details = Some(Box::new(json!({ "State": st.state })));
+        return Err(e);
+    };
+    let url = qr::data_url(&code.code).map_err(|e| {
+        tracing::error!(error = %e, "QR rendering failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "cannot render the QR code",
+        )
+    })?;
+    Ok(ok(
+        StatusCode::OK,
+        json!({ "QRCode": url, "Code": code.code, "ExpiresAt": code.expires_at }),
+    ))
+}

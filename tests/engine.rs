@@ -1,0 +1,407 @@
+//! The engine end to end: the real gateway binary, the real whatsapp-rust
+//! client inside it, and the simulated WhatsApp server (`wa-sim`) on
+//! loopback. Everything is driven through the HTTP API and the simulated
+//! phone and contacts; nothing above the protocol is faked.
+
+#[cfg(not(feature = "test-sim"))]
+compile_error!(
+    "the engine tests talk to the simulated WhatsApp server: run them with `--features test-sim` (tests/run does)"
+);
+
+mod common;
+
+use common::{Gateway, Opts, client, create_session};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use wa_sim::{HandshakeKind, ReceiptKind, Simulator};
+
+const VERSION: &str = "2.3000.1027934701";
+const CONTACT: &str = "15559870000";
+
+fn opts(sim: &Simulator) -> Opts {
+    Opts::default()
+        .env("WAGO_WA_SERVER_URL", &sim.ws_url())
+        .env("WAGO_WA_VERSION", VERSION)
+}
+
+fn start(data: &Path, sim: &Simulator) -> Gateway {
+    Gateway::start_with(data, &opts(sim))
+}
+
+async fn get(gw: &Gateway, token: &str, path: &str) -> (u16, Value) {
+    let r = client()
+        .get(gw.url(path))
+        .header("token", token)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("json"))
+}
+
+async fn post(gw: &Gateway, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = client()
+        .post(gw.url(path))
+        .header("token", token)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("json"))
+}
+
+/// Polls `GET path` until `pred` holds, failing the test after `limit`.
+async fn wait_for(
+    gw: &Gateway,
+    token: &str,
+    path: &str,
+    limit: Duration,
+    pred: impl Fn(u16, &Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (status, v) = get(gw, token, path).await;
+        if pred(status, &v) {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting on {path}; last: {status} {v}\nlog:\n{}",
+            gw.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn user_of(jid: &str) -> &str {
+    jid.split(['@', ':']).next().unwrap_or(jid)
+}
+
+/// Connects, scans the QR from the API with the simulated phone, waits for `connected`.
+async fn pair(gw: &Gateway, sim: &Simulator, token: &str) -> Duration {
+    let started = Instant::now();
+    let (status, _) = post(gw, token, "/session/connect", json!({ "Immediate": true })).await;
+    assert_eq!(status, 200);
+    let qr = wait_for(gw, token, "/session/qr", Duration::from_secs(10), |s, _| {
+        s == 200
+    })
+    .await;
+    let qr_after = started.elapsed();
+    let code = qr["data"]["Code"].as_str().expect("raw code");
+    assert!(
+        qr["data"]["QRCode"]
+            .as_str()
+            .expect("png")
+            .starts_with("data:image/png;base64,")
+    );
+    let st = wait_for(
+        gw,
+        token,
+        "/session/status",
+        Duration::from_secs(5),
+        |_, v| v["data"]["State"] == "pairing",
+    )
+    .await;
+    assert_eq!(st["data"]["QRAvailable"], true);
+    let device = sim
+        .phone()
+        .scan_qr(code)
+        .await
+        .expect("the simulated phone scans the QR");
+    let st = wait_for(
+        gw,
+        token,
+        "/session/status",
+        Duration::from_secs(30),
+        |_, v| v["data"]["State"] == "connected",
+    )
+    .await;
+    assert_eq!(st["data"]["LoggedIn"], true);
+    assert_eq!(st["data"]["Connected"], true);
+    let jid = st["data"]["Jid"].as_str().expect("jid");
+    assert_eq!(
+        user_of(jid),
+        user_of(&sim.phone().jid()),
+        "the status shows the phone's number"
+    );
+    assert_eq!(user_of(jid), user_of(&device.jid));
+    qr_after
+}
+
+#[tokio::test]
+async fn qr_pairing_then_restart_logs_in_without_a_qr() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path(), &sim);
+    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
+    let qr_after = pair(&gw, &sim, &token).await;
+    assert!(qr_after < Duration::from_secs(2), "QR took {qr_after:?}");
+    // No QR while connected: a 409 with the state.
+    let (status, v) = get(&gw, &token, "/session/qr").await;
+    assert_eq!(status, 409);
+    assert_eq!(v["error"], "not_pairing");
+
+    // Restart: the session logs in again from redb alone, with IK, no QR.
+    assert!(gw.stop().success());
+    let logins_before = sim.logins().len();
+    let gw = start(dir.path(), &sim);
+    let st = wait_for(
+        &gw,
+        &token,
+        "/session/status",
+        Duration::from_secs(30),
+        |_, v| v["data"]["State"] == "connected",
+    )
+    .await;
+    assert_eq!(
+        user_of(st["data"]["Jid"].as_str().expect("jid")),
+        user_of(&sim.phone().jid())
+    );
+    let logins = sim.logins();
+    assert!(logins.len() > logins_before, "a new login happened");
+    assert_eq!(
+        logins.last(),
+        Some(&HandshakeKind::Ik),
+        "the restart used the stored keys"
+    );
+    assert!(
+        !gw.log_text().contains("pairing QR code issued"),
+        "no QR after the restart"
+    );
+}
+
+#[tokio::test]
+async fn send_text_is_decrypted_by_the_contact_once_and_receipts_move_its_state() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path(), &sim);
+    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
+    pair(&gw, &sim, &token).await;
+    let contact = sim.contact(CONTACT);
+
+    let body = "Your order #42 is ready for pick-up 🎉";
+    let (status, v) = post(
+        &gw,
+        &token,
+        "/send/text",
+        json!({ "Phone": format!("+{CONTACT}"), "Body": body, "Id": "order-42" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let id = v["data"]["Id"].as_str().expect("id").to_string();
+    assert_eq!(v["data"]["Duplicate"], false);
+    let got = contact
+        .wait_for_text(Duration::from_secs(20))
+        .await
+        .expect("the contact receives it");
+    assert_eq!(got.body, body, "the contact decrypts exactly that body");
+    assert_eq!(
+        got.id, id,
+        "the message id the API returned is the one WhatsApp carries"
+    );
+
+    // The same Id again: the same message, nothing sent a second time.
+    let (status, v) = post(
+        &gw,
+        &token,
+        "/send/text",
+        json!({ "Phone": CONTACT, "Body": body, "Id": "order-42" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(v["data"]["Id"], id.as_str());
+    assert_eq!(v["data"]["Duplicate"], true);
+    wait_for(
+        &gw,
+        &token,
+        &format!("/message/{id}"),
+        Duration::from_secs(10),
+        |_, v| v["data"]["State"] == "sent",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        contact.received().await.len(),
+        1,
+        "one message on the phone"
+    );
+
+    // Receipts: sent → delivered → read, with the history.
+    contact
+        .send_receipt(&id, ReceiptKind::Delivered)
+        .await
+        .expect("delivered receipt");
+    wait_for(
+        &gw,
+        &token,
+        &format!("/message/{id}"),
+        Duration::from_secs(10),
+        |_, v| v["data"]["State"] == "delivered",
+    )
+    .await;
+    contact
+        .send_receipt(&id, ReceiptKind::Read)
+        .await
+        .expect("read receipt");
+    let m = wait_for(
+        &gw,
+        &token,
+        &format!("/message/{id}"),
+        Duration::from_secs(10),
+        |_, v| v["data"]["State"] == "read",
+    )
+    .await;
+    let states: Vec<&str> = m["data"]["History"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|h| h["State"].as_str())
+        .collect();
+    assert_eq!(states, ["pending", "sent", "delivered", "read"]);
+
+    // Bad input: unknown message, bad address, empty body.
+    let (status, v) = get(&gw, &token, "/message/NOPE").await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (404, Some("message_not_found"))
+    );
+    let (status, v) = post(
+        &gw,
+        &token,
+        "/send/text",
+        json!({ "Phone": "12", "Body": "x" }),
+    )
+    .await;
+    assert_eq!(
+        (status, v["details"]["field"].as_str()),
+        (422, Some("Phone"))
+    );
+    let (status, v) = post(
+        &gw,
+        &token,
+        "/send/text",
+        json!({ "Phone": CONTACT, "Body": "" }),
+    )
+    .await;
+    assert_eq!(
+        (status, v["details"]["field"].as_str()),
+        (422, Some("Body"))
+    );
+}
+
+#[tokio::test]
+async fn inbound_text_is_stored_with_sender_and_chat() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path(), &sim);
+    let (_, token) = create_session(&gw, &gw.admin_token(), "reception").await;
+    pair(&gw, &sim, &token).await;
+    let contact = sim.contact(CONTACT);
+    let id = contact
+        .send_text(&sim.phone().jid(), "Can I book for Tuesday?")
+        .await
+        .expect("contact sends");
+    let v = wait_for(&gw, &token, "/messages", Duration::from_secs(20), |_, v| {
+        v["data"]["Messages"]
+            .as_array()
+            .is_some_and(|m| !m.is_empty())
+    })
+    .await;
+    let m = &v["data"]["Messages"][0];
+    assert_eq!(m["Id"], id.as_str());
+    assert_eq!(m["Body"], "Can I book for Tuesday?");
+    assert_eq!(m["FromMe"], false);
+    assert_eq!(user_of(m["Sender"].as_str().expect("sender")), CONTACT);
+    assert_eq!(user_of(m["Chat"].as_str().expect("chat")), CONTACT);
+    assert_eq!(m["State"], "received");
+    // The chat filter and the cursor.
+    let (_, v) = get(&gw, &token, &format!("/messages?chat={CONTACT}")).await;
+    assert_eq!(v["data"]["Messages"].as_array().map(Vec::len), Some(1));
+    let next = v["data"]["Next"].as_u64().expect("next");
+    let (_, v) = get(&gw, &token, &format!("/messages?after={next}")).await;
+    assert_eq!(v["data"]["Messages"].as_array().map(Vec::len), Some(0));
+    let (status, v) = get(&gw, &token, "/messages?limit=0").await;
+    assert_eq!(
+        (status, v["details"]["field"].as_str()),
+        (422, Some("limit"))
+    );
+    // The client acked it to WhatsApp (after the commit).
+    contact
+        .wait_for_client_receipt(&id, Duration::from_secs(10))
+        .await
+        .expect("the gateway acked the message");
+}
+
+#[tokio::test]
+async fn a_dropped_connection_reconnects_and_a_server_logout_wipes_the_keys() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path(), &sim);
+    let (id, token) = create_session(&gw, &gw.admin_token(), "till").await;
+    pair(&gw, &sim, &token).await;
+    let device = wait_for(
+        &gw,
+        &token,
+        "/session/status",
+        Duration::from_secs(5),
+        |_, v| v["data"]["Jid"].is_string(),
+    )
+    .await["data"]["Jid"]
+        .as_str()
+        .expect("jid")
+        .to_string();
+
+    let connections = sim.connection_count();
+    sim.drop_connections().await;
+    // It comes back by itself, and messages flow again.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_for(
+        &gw,
+        &token,
+        "/session/status",
+        Duration::from_secs(30),
+        |_, v| v["data"]["State"] == "connected",
+    )
+    .await;
+    sim.wait_logged_in(1, Duration::from_secs(30))
+        .await
+        .expect("logged in again");
+    assert!(sim.logins().len() >= 2, "a second login after the drop");
+    let _ = connections;
+    let (status, _) = post(
+        &gw,
+        &token,
+        "/send/text",
+        json!({ "Phone": CONTACT, "Body": "after the drop" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let got = sim
+        .contact(CONTACT)
+        .wait_for_text(Duration::from_secs(20))
+        .await
+        .expect("delivered after reconnect");
+    assert_eq!(got.body, "after the drop");
+
+    // The phone unlinks the box: logged_out, and the keys are gone.
+    sim.logout(&device).await.expect("server-side logout");
+    let st = wait_for(
+        &gw,
+        &token,
+        "/session/status",
+        Duration::from_secs(30),
+        |_, v| v["data"]["State"] == "logged_out",
+    )
+    .await;
+    assert_eq!(st["data"]["LoggedIn"], false);
+    assert!(gw.stop().success());
+    let store =
+        wago::store::Store::open(dir.path(), wago::store::DEFAULT_CACHE_BYTES).expect("open store");
+    let backend = wago::engine::backend::RedbBackend::new(store, id);
+    let device = whatsapp_rust::wacore::store::traits::DeviceStore::load(&backend)
+        .await
+        .expect("load");
+    assert!(device.is_none(), "the session's keys were wiped");
+}
