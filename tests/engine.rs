@@ -405,3 +405,107 @@ async fn a_dropped_connection_reconnects_and_a_server_logout_wipes_the_keys() {
         .expect("load");
     assert!(device.is_none(), "the session's keys were wiped");
 }
+
+#[tokio::test]
+async fn pairing_by_phone_number_code() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path(), &sim);
+    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
+    let phone = user_of(&sim.phone().jid()).to_string();
+    // A bad number is refused before anything starts.
+    let (status, v) = post(&gw, &token, "/session/connect", json!({ "Phone": "12" })).await;
+    assert_eq!(
+        (status, v["details"]["field"].as_str()),
+        (422, Some("Phone"))
+    );
+    let (status, v) = post(
+        &gw,
+        &token,
+        "/session/connect",
+        json!({ "Phone": format!("+{phone}") }),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let code = v["data"]["PairCode"]
+        .as_str()
+        .expect("the pair code is in the answer")
+        .to_string();
+    assert_eq!(code.len(), 8, "{code}");
+    assert_eq!(v["data"]["State"], "pairing");
+    sim.phone()
+        .enter_pair_code(&code)
+        .await
+        .expect("the phone enters the code");
+    let st = wait_for(
+        &gw,
+        &token,
+        "/session/status",
+        Duration::from_secs(60),
+        |_, v| v["data"]["State"] == "connected",
+    )
+    .await;
+    assert_eq!(user_of(st["data"]["Jid"].as_str().expect("jid")), phone);
+}
+
+#[tokio::test]
+async fn sends_accepted_while_offline_go_out_in_order_after_reconnect() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path(), &sim);
+    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
+    pair(&gw, &sim, &token).await;
+    sim.set_online(false);
+    wait_for(
+        &gw,
+        &token,
+        "/session/status",
+        Duration::from_secs(30),
+        |_, v| v["data"]["State"] != "connected",
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (status, v) = post(
+            &gw,
+            &token,
+            "/send/text",
+            json!({ "Phone": CONTACT, "Body": format!("queued {i}") }),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            v["data"]["State"], "pending",
+            "accepted at once while offline"
+        );
+        ids.push(v["data"]["Id"].as_str().expect("id").to_string());
+    }
+    // A restart while offline loses nothing.
+    assert!(gw.stop().success());
+    let gw = start(dir.path(), &sim);
+    sim.set_online(true);
+    wait_for(
+        &gw,
+        &token,
+        "/session/status",
+        Duration::from_secs(60),
+        |_, v| v["data"]["State"] == "connected",
+    )
+    .await;
+    let contact = sim.contact(CONTACT);
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(
+            contact
+                .wait_for_text(Duration::from_secs(30))
+                .await
+                .expect("delivered after reconnect"),
+        );
+    }
+    let bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["queued 0", "queued 1", "queued 2"], "in order");
+    let got_ids: Vec<&str> = got.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(got_ids, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(contact.received().await.len(), 3, "each exactly once");
+}

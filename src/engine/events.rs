@@ -31,6 +31,15 @@ pub(super) async fn apply(
     event: &Event,
     failures: &mut u32,
 ) -> Flow {
+    if let Some(outcome) = decide(event, failures, engine.inner.cfg.max_connect_failures) {
+        if let Outcome::Failed(reason) = &outcome {
+            ctl.update(|s| s.last_error = Some(reason.clone()));
+        }
+        return Flow::Stop(outcome);
+    }
+    if let Event::ConnectFailure(_) = event {
+        ctl.update(|s| s.last_error = Some(refusal(event)));
+    }
     let now = now_ms();
     match event {
         Event::PairingQrCode(qr) => {
@@ -54,12 +63,6 @@ pub(super) async fn apply(
                 });
             });
         }
-        Event::PairingQrCodesExhausted(_) => {
-            tracing::info!(session = %ctl.id, "no QR code was scanned in time");
-            return Flow::Stop(Outcome::Failed(
-                "pairing timed out: no QR code was scanned; connect again to get a new one".into(),
-            ));
-        }
         Event::PairSuccess(_) => {
             ctl.update(|s| {
                 s.state = State::Connecting;
@@ -77,7 +80,6 @@ pub(super) async fn apply(
             ctl.update(|s| s.last_error = Some(reason));
         }
         Event::Connected(_) => {
-            *failures = 0;
             let (jid, lid, name) = (
                 client.pn().map(|j| j.to_string()),
                 client.lid().map(|j| j.to_string()),
@@ -109,49 +111,6 @@ pub(super) async fn apply(
                 }
                 s.last_error = Some(format!("connection lost ({:?}); reconnecting", d.reason));
             });
-        }
-        Event::LoggedOut(lo) => {
-            let reason = format!("logged out by WhatsApp ({:?})", lo.reason);
-            return Flow::Stop(Outcome::LoggedOut(Some(reason)));
-        }
-        Event::StreamReplaced(_) => {
-            return Flow::Stop(Outcome::Failed(
-                "another client took over this session (stream replaced)".into(),
-            ));
-        }
-        Event::TemporaryBan(ban) => {
-            return Flow::Stop(Outcome::Failed(format!(
-                "WhatsApp temporarily banned this number ({:?}) for {} s",
-                ban.code,
-                ban.expire.num_seconds()
-            )));
-        }
-        Event::ClientOutdated(_) => {
-            return Flow::Stop(Outcome::Failed(
-                "WhatsApp says this client version is outdated; update wago".into(),
-            ));
-        }
-        Event::ConnectFailure(f) => {
-            if matches!(f.reason, ConnectFailureReason::LoggedOut) {
-                return Flow::Stop(Outcome::LoggedOut(Some(
-                    "WhatsApp refused the login".into(),
-                )));
-            }
-            *failures += 1;
-            let reason = format!(
-                "WhatsApp refused the connection ({:?}{})",
-                f.reason,
-                f.message
-                    .as_deref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            );
-            ctl.update(|s| s.last_error = Some(reason.clone()));
-            if *failures >= engine.inner.cfg.max_connect_failures {
-                return Flow::Stop(Outcome::Failed(format!(
-                    "{reason}, {failures} times in a row"
-                )));
-            }
         }
         Event::Receipt(r) => {
             let state = match r.r#type {
@@ -186,3 +145,60 @@ pub(super) async fn apply(
     }
     Flow::Continue
 }
+
+/// The words for a refused connection.
+fn refusal(event: &Event) -> String {
+    match event {
+        Event::ConnectFailure(f) => format!(
+            "WhatsApp refused the connection ({:?}{})",
+            f.reason,
+            f.message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        ),
+        _ => String::new(),
+    }
+}
+
+/// Whether `event` ends this run of the client, and how. Counts refused
+/// logins in `failures` (reset by `Connected`); `max` of them in a row fail
+/// the session. Network drops are not refusals: they never fail a session.
+pub(super) fn decide(event: &Event, failures: &mut u32, max: u32) -> Option<Outcome> {
+    match event {
+        Event::Connected(_) => {
+            *failures = 0;
+            None
+        }
+        Event::PairingQrCodesExhausted(_) => Some(Outcome::Failed(
+            "pairing timed out: no QR code was scanned; connect again to get a new one".into(),
+        )),
+        Event::LoggedOut(lo) => Some(Outcome::LoggedOut(Some(format!(
+            "logged out by WhatsApp ({:?})",
+            lo.reason
+        )))),
+        Event::StreamReplaced(_) => Some(Outcome::Failed(
+            "another client took over this session (stream replaced)".into(),
+        )),
+        Event::TemporaryBan(ban) => Some(Outcome::Failed(format!(
+            "WhatsApp temporarily banned this number ({:?}) for {} s",
+            ban.code,
+            ban.expire.num_seconds()
+        ))),
+        Event::ClientOutdated(_) => Some(Outcome::Failed(
+            "WhatsApp says this client version is outdated; update wago".into(),
+        )),
+        Event::ConnectFailure(f) if matches!(f.reason, ConnectFailureReason::LoggedOut) => Some(
+            Outcome::LoggedOut(Some("WhatsApp refused the login".into())),
+        ),
+        Event::ConnectFailure(_) => {
+            *failures += 1;
+            (*failures >= max)
+                .then(|| Outcome::Failed(format!("{}, {failures} times in a row", refusal(event))))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
