@@ -327,11 +327,13 @@ async fn inbound_text_is_stored_with_sender_and_chat() {
         (status, v["details"]["field"].as_str()),
         (422, Some("limit"))
     );
-    // The client acked it to WhatsApp (after the commit).
-    contact
+    // The client acked it to WhatsApp (after the commit), as an active
+    // device: presence is set available, so the sender sees delivered ticks.
+    let receipt = contact
         .wait_for_client_receipt(&id, Duration::from_secs(10))
         .await
         .expect("the gateway acked the message");
+    assert_ne!(receipt.kind, "inactive", "delivery receipts must not be 'inactive'");
 }
 
 #[tokio::test]
@@ -508,4 +510,32 @@ async fn sends_accepted_while_offline_go_out_in_order_after_reconnect() {
     assert_eq!(got_ids, ids.iter().map(String::as_str).collect::<Vec<_>>());
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(contact.received().await.len(), 3, "each exactly once");
+}
+
+#[tokio::test]
+async fn disconnect_keeps_the_keys_and_logout_unlinks_the_box() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path(), &sim);
+    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
+    pair(&gw, &sim, &token).await;
+    let (status, v) = post(&gw, &token, "/session/disconnect", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["data"]["State"], "disconnected");
+    assert_eq!(v["data"]["Connected"], false);
+    // Connecting again needs no QR: the keys were kept.
+    let (status, _) = post(&gw, &token, "/session/connect", json!({})).await;
+    assert_eq!(status, 200);
+    wait_for(&gw, &token, "/session/status", Duration::from_secs(30), |_, v| v["data"]["State"] == "connected").await;
+    assert_eq!(sim.logins().last(), Some(&HandshakeKind::Ik));
+    // Our own logout: logged out on WhatsApp (the device is refused from now
+    // on) and the keys are gone; connecting again starts a new pairing.
+    let (status, v) = post(&gw, &token, "/session/logout", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["data"]["State"], "logged_out");
+    assert_eq!(v["data"]["LoggedIn"], false);
+    let (status, _) = post(&gw, &token, "/session/connect", json!({})).await;
+    assert_eq!(status, 200);
+    let qr = wait_for(&gw, &token, "/session/qr", Duration::from_secs(10), |s, _| s == 200).await;
+    assert!(qr["data"]["Code"].as_str().is_some_and(|c| !c.is_empty()), "a fresh pairing starts");
 }
