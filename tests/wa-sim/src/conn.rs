@@ -54,6 +54,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream) -> anyhow::Result
             Conn {
                 tx: tx.clone(),
                 device: None,
+                unacked: Vec::new(),
             },
         );
         id
@@ -66,8 +67,25 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream) -> anyhow::Result
     let result = drive(&shared, &mut ctx, &mut ws, &mut rx).await;
     {
         let mut inner = shared.lock();
-        inner.conns.remove(&id);
+        let unacked = inner
+            .conns
+            .remove(&id)
+            .map(|c| c.unacked)
+            .unwrap_or_default();
         inner.pairing_refs.retain(|_, conn| *conn != id);
+        if let Some(device) = &ctx.device {
+            // The socket ended before the client acked these, or before they
+            // even went out: the device's next login gets them again.
+            let mut lost = unacked;
+            while let Ok(out) = rx.try_recv() {
+                if let Outbound::Node(node) = out
+                    && node.tag == "message"
+                {
+                    lost.push(node);
+                }
+            }
+            inner.requeue(device, lost);
+        }
     }
     shared.bump();
     let _ = ws.close().await;
@@ -104,8 +122,20 @@ async fn drive(
                 match out {
                     Some(Outbound::Node(node)) => {
                         if let Phase::Open(channel) = &mut phase {
-                            let bytes = channel.seal(&node)?;
-                            ws.send(Message::binary(bytes)).await?;
+                            let replaced = match &ctx.device {
+                                Some(device) if node.tag == "message" => {
+                                    (!shared.track_delivery(ctx.id, device, &node))
+                                        .then_some(device)
+                                }
+                                _ => None,
+                            };
+                            if let Some(device) = replaced {
+                                // A newer login owns the device now.
+                                shared.deliver(device, node);
+                            } else {
+                                let bytes = channel.seal(&node)?;
+                                ws.send(Message::binary(bytes)).await?;
+                            }
                         }
                     }
                     Some(Outbound::Close) | None => return Ok(()),
