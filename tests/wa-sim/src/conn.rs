@@ -65,26 +65,28 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream) -> anyhow::Result
         device: None,
     };
     let result = drive(&shared, &mut ctx, &mut ws, &mut rx).await;
-    {
+    let mut lost = {
         let mut inner = shared.lock();
-        let unacked = inner
+        inner.pairing_refs.retain(|_, conn| *conn != id);
+        inner
             .conns
             .remove(&id)
             .map(|c| c.unacked)
-            .unwrap_or_default();
-        inner.pairing_refs.retain(|_, conn| *conn != id);
-        if let Some(device) = &ctx.device {
-            // The socket ended before the client acked these, or before they
-            // even went out: the device's next login gets them again.
-            let mut lost = unacked;
-            while let Ok(out) = rx.try_recv() {
-                if let Outbound::Node(node) = out
-                    && node.tag == "message"
-                {
-                    lost.push(node);
-                }
+            .unwrap_or_default()
+    };
+    if let Some(device) = &ctx.device {
+        // The socket ended before the client acked these, or before they
+        // even went out: they go to the device's newer socket if a login
+        // replaced this one, else to its next login's offline backlog.
+        while let Ok(out) = rx.try_recv() {
+            if let Outbound::Node(node) = out
+                && node.tag == "message"
+            {
+                lost.push(node);
             }
-            inner.requeue(device, lost);
+        }
+        for node in lost {
+            shared.deliver(device, node);
         }
     }
     shared.bump();
