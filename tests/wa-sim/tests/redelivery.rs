@@ -245,8 +245,9 @@ async fn message_survives_a_crash_before_commit() {
         .await
         .expect("contact sends");
     stuck.wait_offered(&id, 1).await;
-    // "Crash": no shutdown, no flush; the old socket may linger until the
-    // new login replaces it.
+    // "Crash": no shutdown, no flush. `abort` stops only the run loop: the
+    // old socket stays open until the new login replaces it, and the
+    // server hands what it held to that login's backlog.
     first.handle.abort();
     drop(first);
     // (The phone's key share, stuck in the same hook, is held too.)
