@@ -48,9 +48,22 @@ fn main() {
         println!();
         println!("| process | RSS after workload (MiB) | peak RSS (MiB) | workload time (s) |");
         println!("|---|---|---|---|");
-        println!("| wago gateway (redb store, HTTP API) | {:.1} | {:.1} | {:.1} |", mib(gateway.0), mib(gateway.1), gateway.2);
-        println!("| bare whatsapp-rust client (in-memory store) | {:.1} | {:.1} | {:.1} |", mib(bare.0), mib(bare.1), bare.2);
-        println!("ratio (peak): {:.2}x", gateway.1 as f64 / bare.1.max(1) as f64);
+        println!(
+            "| wago gateway (redb store, HTTP API) | {:.1} | {:.1} | {:.1} |",
+            mib(gateway.0),
+            mib(gateway.1),
+            gateway.2
+        );
+        println!(
+            "| bare whatsapp-rust client (in-memory store) | {:.1} | {:.1} | {:.1} |",
+            mib(bare.0),
+            mib(bare.1),
+            bare.2
+        );
+        println!(
+            "ratio (peak): {:.2}x",
+            gateway.1 as f64 / bare.1.max(1) as f64
+        );
     });
 }
 
@@ -64,7 +77,10 @@ async fn gateway_side() -> (u64, u64, f64) {
         .env("WAGO_LISTEN", "127.0.0.1:0")
         .env("WAGO_LOG", "warn,wago::daemon=info")
         .env("WAGO_WA_SERVER_URL", sim.ws_url())
-        .env("WAGO_WA_VERSION", format!("{}.{}.{}", VERSION.0, VERSION.1, VERSION.2))
+        .env(
+            "WAGO_WA_VERSION",
+            format!("{}.{}.{}", VERSION.0, VERSION.1, VERSION.2),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -82,9 +98,14 @@ async fn gateway_side() -> (u64, u64, f64) {
             }
         }
     });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("gateway listens");
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("gateway listens");
     let admin = std::fs::read_to_string(dir.path().join("admin-token")).expect("admin token");
-    let http = reqwest::Client::builder().no_proxy().build().expect("client");
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
     let url = |p: &str| format!("http://{addr}{p}");
     let v: serde_json::Value = http
         .post(url("/session/init"))
@@ -100,10 +121,21 @@ async fn gateway_side() -> (u64, u64, f64) {
     let get = |p: &'static str| {
         let (http, token, url) = (http.clone(), token.clone(), url(p));
         async move {
-            http.get(url).header("token", token).send().await.expect("get").json::<serde_json::Value>().await.expect("json")
+            http.get(url)
+                .header("token", token)
+                .send()
+                .await
+                .expect("get")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
         }
     };
-    http.post(url("/session/connect")).header("token", &token).send().await.expect("connect");
+    http.post(url("/session/connect"))
+        .header("token", &token)
+        .send()
+        .await
+        .expect("connect");
     let started = Instant::now();
     let code = loop {
         let v = get("/session/qr").await;
@@ -126,7 +158,10 @@ async fn gateway_side() -> (u64, u64, f64) {
             .expect("send");
     }
     for i in 0..MESSAGES {
-        contact.send_text(&sim.phone().jid(), &format!("inbound message {i}")).await.expect("inbound");
+        contact
+            .send_text(&sim.phone().jid(), &format!("inbound message {i}"))
+            .await
+            .expect("inbound");
     }
     while contact.received().await.len() < MESSAGES {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -141,7 +176,10 @@ async fn gateway_side() -> (u64, u64, f64) {
             .json::<serde_json::Value>()
             .await
             .expect("json");
-        let inbound = v["data"]["Messages"].as_array().map(|m| m.iter().filter(|m| m["FromMe"] == false).count()).unwrap_or(0);
+        let inbound = v["data"]["Messages"]
+            .as_array()
+            .map(|m| m.iter().filter(|m| m["FromMe"] == false).count())
+            .unwrap_or(0);
         if inbound >= MESSAGES {
             break;
         }
@@ -175,7 +213,9 @@ async fn bare_side() -> (u64, u64, f64) {
         }
     });
     let wait_line = |prefix: &str| loop {
-        let line = rx.recv_timeout(Duration::from_secs(120)).expect("bare client answers");
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("bare client answers");
         if let Some(rest) = line.strip_prefix(prefix) {
             return rest.trim().to_string();
         }
@@ -187,7 +227,10 @@ async fn bare_side() -> (u64, u64, f64) {
     let contact = sim.contact(CONTACT);
     writeln!(stdin, "send {MESSAGES} {}@s.whatsapp.net", CONTACT).expect("command");
     for i in 0..MESSAGES {
-        contact.send_text(&sim.phone().jid(), &format!("inbound message {i}")).await.expect("inbound");
+        contact
+            .send_text(&sim.phone().jid(), &format!("inbound message {i}"))
+            .await
+            .expect("inbound");
     }
     wait_line("SENT");
     while contact.received().await.len() < MESSAGES {
@@ -249,7 +292,10 @@ fn bare_client(url: String) {
                     let n: usize = n.parse().unwrap_or(0);
                     let to: whatsapp_rust::Jid = to.parse().expect("jid");
                     for i in 0..n {
-                        client.send_text(to.clone(), format!("outbound message {i}")).await.expect("send");
+                        client
+                            .send_text(to.clone(), format!("outbound message {i}"))
+                            .await
+                            .expect("send");
                     }
                     println!("SENT");
                 }

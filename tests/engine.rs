@@ -333,7 +333,10 @@ async fn inbound_text_is_stored_with_sender_and_chat() {
         .wait_for_client_receipt(&id, Duration::from_secs(10))
         .await
         .expect("the gateway acked the message");
-    assert_ne!(receipt.kind, "inactive", "delivery receipts must not be 'inactive'");
+    assert_ne!(
+        receipt.kind, "inactive",
+        "delivery receipts must not be 'inactive'"
+    );
 }
 
 #[tokio::test]
@@ -526,7 +529,14 @@ async fn disconnect_keeps_the_keys_and_logout_unlinks_the_box() {
     // Connecting again needs no QR: the keys were kept.
     let (status, _) = post(&gw, &token, "/session/connect", json!({})).await;
     assert_eq!(status, 200);
-    wait_for(&gw, &token, "/session/status", Duration::from_secs(30), |_, v| v["data"]["State"] == "connected").await;
+    wait_for(
+        &gw,
+        &token,
+        "/session/status",
+        Duration::from_secs(30),
+        |_, v| v["data"]["State"] == "connected",
+    )
+    .await;
     assert_eq!(sim.logins().last(), Some(&HandshakeKind::Ik));
     // Our own logout: logged out on WhatsApp (the device is refused from now
     // on) and the keys are gone; connecting again starts a new pairing.
@@ -536,6 +546,82 @@ async fn disconnect_keeps_the_keys_and_logout_unlinks_the_box() {
     assert_eq!(v["data"]["LoggedIn"], false);
     let (status, _) = post(&gw, &token, "/session/connect", json!({})).await;
     assert_eq!(status, 200);
-    let qr = wait_for(&gw, &token, "/session/qr", Duration::from_secs(10), |s, _| s == 200).await;
-    assert!(qr["data"]["Code"].as_str().is_some_and(|c| !c.is_empty()), "a fresh pairing starts");
+    let qr = wait_for(
+        &gw,
+        &token,
+        "/session/qr",
+        Duration::from_secs(10),
+        |s, _| s == 200,
+    )
+    .await;
+    assert!(
+        qr["data"]["Code"].as_str().is_some_and(|c| !c.is_empty()),
+        "a fresh pairing starts"
+    );
+}
+
+#[tokio::test]
+async fn a_crash_between_receipt_and_commit_loses_nothing() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path(), &sim);
+    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
+    pair(&gw, &sim, &token).await;
+    let device = get(&gw, &token, "/session/status").await.1["data"]["Jid"]
+        .as_str()
+        .expect("jid")
+        .to_string();
+    assert!(gw.stop().success());
+    // The same gateway, now set to die inside the durability hook.
+    let mut gw = Gateway::start_with(
+        dir.path(),
+        &opts(&sim).env("WAGO_TEST_CRASH_BEFORE_INBOUND_COMMIT", "1"),
+    );
+    wait_for(
+        &gw,
+        &token,
+        "/session/status",
+        Duration::from_secs(30),
+        |_, v| v["data"]["State"] == "connected",
+    )
+    .await;
+    let id = sim
+        .contact(CONTACT)
+        .send_text(&sim.phone().jid(), "booking for Tuesday")
+        .await
+        .expect("contact sends");
+    let status = gw
+        .wait(Duration::from_secs(30))
+        .expect("the gateway crashed in the hook");
+    assert!(!status.success());
+    drop(gw);
+    assert!(
+        sim.unacked_messages(&device)
+            .expect("device")
+            .iter()
+            .any(|m| *m == id),
+        "WhatsApp still holds the message: it was never acked"
+    );
+    // Restart normally: WhatsApp redelivers, the box commits it once.
+    let gw = start(dir.path(), &sim);
+    let v = wait_for(&gw, &token, "/messages", Duration::from_secs(30), |_, v| {
+        v["data"]["Messages"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["Id"] == id.as_str()))
+    })
+    .await;
+    sim.wait_message_acked(&device, &id, Duration::from_secs(10))
+        .await
+        .expect("acked after the commit");
+    let copies = v["data"]["Messages"]
+        .as_array()
+        .map(|m| m.iter().filter(|m| m["Id"] == id.as_str()).count());
+    assert_eq!(copies, Some(1));
+    assert_eq!(
+        v["data"]["Messages"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["Id"] == id.as_str()))
+            .map(|m| m["Body"].clone()),
+        Some(json!("booking for Tuesday"))
+    );
 }

@@ -91,6 +91,16 @@ impl InboundDurabilityHook for StoreHook {
         batch: &[InboundMessage],
     ) -> anyhow::Result<()> {
         let records: Vec<MessageRecord> = batch.iter().filter_map(record_of).collect();
+        // Test-only crash injection (compiled only with the `test-sim`
+        // feature, which a release build refuses): the process dies between
+        // receiving a user message and committing it.
+        #[cfg(feature = "test-sim")]
+        if std::env::var_os("WAGO_TEST_CRASH_BEFORE_INBOUND_COMMIT").is_some()
+            && !records.is_empty()
+        {
+            tracing::error!("test crash injection: aborting before the inbound commit");
+            std::process::abort();
+        }
         let session = self.ctl.id.clone();
         let stored = self
             .engine

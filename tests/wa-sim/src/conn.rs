@@ -54,6 +54,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream) -> anyhow::Result
             Conn {
                 tx: tx.clone(),
                 device: None,
+                unacked: Vec::new(),
             },
         );
         id
@@ -64,10 +65,29 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream) -> anyhow::Result
         device: None,
     };
     let result = drive(&shared, &mut ctx, &mut ws, &mut rx).await;
-    {
+    let mut lost = {
         let mut inner = shared.lock();
-        inner.conns.remove(&id);
         inner.pairing_refs.retain(|_, conn| *conn != id);
+        inner
+            .conns
+            .remove(&id)
+            .map(|c| c.unacked)
+            .unwrap_or_default()
+    };
+    if let Some(device) = &ctx.device {
+        // The socket ended before the client acked these, or before they
+        // even went out: they go to the device's newer socket if a login
+        // replaced this one, else to its next login's offline backlog.
+        while let Ok(out) = rx.try_recv() {
+            if let Outbound::Node(node) = out
+                && node.tag == "message"
+            {
+                lost.push(node);
+            }
+        }
+        for node in lost {
+            shared.deliver(device, node);
+        }
     }
     shared.bump();
     let _ = ws.close().await;
@@ -104,8 +124,20 @@ async fn drive(
                 match out {
                     Some(Outbound::Node(node)) => {
                         if let Phase::Open(channel) = &mut phase {
-                            let bytes = channel.seal(&node)?;
-                            ws.send(Message::binary(bytes)).await?;
+                            let replaced = match &ctx.device {
+                                Some(device) if node.tag == "message" => {
+                                    (!shared.track_delivery(ctx.id, device, &node))
+                                        .then_some(device)
+                                }
+                                _ => None,
+                            };
+                            if let Some(device) = replaced {
+                                // A newer login owns the device now.
+                                shared.deliver(device, node);
+                            } else {
+                                let bytes = channel.seal(&node)?;
+                                ws.send(Message::binary(bytes)).await?;
+                            }
                         }
                     }
                     Some(Outbound::Close) | None => return Ok(()),

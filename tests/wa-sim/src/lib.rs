@@ -19,7 +19,8 @@
 //! - [`party`]: an in-memory Signal device; [`state`]: what the server knows
 //!
 //! The client must be built with whatsapp-rust's
-//! `danger-skip-cert-chain-verify` feature (this crate enables it), because
+//! `danger-skip-cert-chain-verify` feature (this crate's dev-dependencies
+//! enable it for its own tests), because
 //! the simulator's Noise certificate is not signed by WhatsApp.
 
 mod conn;
@@ -183,13 +184,7 @@ impl Simulator {
     /// "Linked devices"): a connected client gets a `device_removed` stream
     /// error, and the device can never log in again.
     pub async fn logout(&self, device_jid: &str) -> anyhow::Result<()> {
-        let jid: whatsapp_rust::Jid = device_jid
-            .parse()
-            .map_err(|e| anyhow!("bad device JID {device_jid}: {e:?}"))?;
-        let id = DeviceId {
-            user: jid.user.to_string(),
-            device: jid.device,
-        };
+        let id = device_id(device_jid)?;
         let txs: Vec<_> = {
             let mut inner = self.shared.lock();
             let Some(companion) = inner.companion_mut(&id) else {
@@ -290,6 +285,43 @@ impl Simulator {
     pub fn client_receipts(&self) -> Vec<ClientReceipt> {
         self.shared.lock().client_receipts.clone()
     }
+
+    /// Ids of the messages the server still holds for the companion
+    /// `device_jid` (as in [`PairedDevice::jid`]): delivered but not yet
+    /// acknowledged by the client, or queued for its next login. Oldest
+    /// first; an id appears once per copy held.
+    pub fn unacked_messages(&self, device_jid: &str) -> anyhow::Result<Vec<String>> {
+        Ok(self.shared.pending_ids(&device_id(device_jid)?))
+    }
+
+    /// Waits until the server no longer holds message `msg_id` for the
+    /// companion `device_jid`: the client acknowledged it (or it was never
+    /// sent there).
+    pub async fn wait_message_acked(
+        &self,
+        device_jid: &str,
+        msg_id: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let id = device_id(device_jid)?;
+        self.shared
+            .wait_until(timeout, |s| {
+                (!s.pending_ids(&id).iter().any(|i| i == msg_id)).then_some(())
+            })
+            .await
+            .ok_or_else(|| anyhow!("{msg_id} still unacknowledged after {timeout:?}"))
+    }
+}
+
+/// `15551230000:1@s.whatsapp.net` → the companion it names.
+fn device_id(device_jid: &str) -> anyhow::Result<DeviceId> {
+    let jid: whatsapp_rust::Jid = device_jid
+        .parse()
+        .map_err(|e| anyhow!("bad device JID {device_jid}: {e:?}"))?;
+    Ok(DeviceId {
+        user: jid.user.to_string(),
+        device: jid.device,
+    })
 }
 
 /// `+15551230000`, `15551230000@s.whatsapp.net` → `15551230000`.

@@ -50,10 +50,13 @@ fn login(shared: &Arc<Shared>, ctx: &mut ConnCtx, kind: HandshakeKind, user: u64
     {
         let mut inner = shared.lock();
         inner.logins.push(kind);
-        // One socket per device: an older one is told it was replaced.
+        // One socket per device: an older one is told it was replaced, and
+        // what it never acked goes to this login's offline backlog.
+        let mut unacked = Vec::new();
         for (conn_id, conn) in inner.conns.iter_mut() {
             if *conn_id != ctx.id && conn.device.as_ref() == Some(&id) {
                 conn.device = None;
+                unacked.append(&mut conn.unacked);
                 let _ = conn.tx.send(Outbound::Node(
                     NodeBuilder::new("stream:error")
                         .children([NodeBuilder::new("conflict")
@@ -64,6 +67,7 @@ fn login(shared: &Arc<Shared>, ctx: &mut ConnCtx, kind: HandshakeKind, user: u64
                 let _ = conn.tx.send(Outbound::Close);
             }
         }
+        inner.requeue(&id, unacked);
         if let Some(conn) = inner.conns.get_mut(&ctx.id) {
             conn.device = Some(id);
         }

@@ -15,8 +15,8 @@ pub(crate) async fn dispatch(shared: &Arc<Shared>, ctx: &mut ConnCtx, node: &Nod
         "iq" => iq::handle(shared, ctx, node).await,
         "message" => messages::from_client(shared, ctx, node).await,
         "receipt" => on_receipt(shared, ctx, node),
-        // Acks for what we sent, presence, chat state, unified-session
-        // telemetry: nothing to answer.
+        "ack" => on_ack(shared, ctx, node),
+        // Presence, chat state, unified-session telemetry: nothing to answer.
         _ => {}
     }
 }
@@ -35,6 +35,11 @@ fn on_receipt(shared: &Arc<Shared>, ctx: &ConnCtx, node: &NodeRef<'_>) {
                 ids.push(extra);
             }
         }
+    }
+    // Any receipt for a message (delivery, inactive, read, retry, …) takes
+    // it off the device's unacknowledged list.
+    if let Some(device) = &ctx.device {
+        shared.acknowledge(device, &ids);
     }
     shared.lock().client_receipts.push(ClientReceipt {
         to: to.clone(),
@@ -57,4 +62,17 @@ fn on_receipt(shared: &Arc<Shared>, ctx: &ConnCtx, node: &NodeRef<'_>) {
         ack = ack.attr("type", kind);
     }
     ctx.send(ack.build());
+}
+
+/// The client's transport ack. `<ack class="message" id>` is how it
+/// acknowledges a message it sends no delivery receipt for (its own
+/// messages synced from the phone, undecryptable ones); other classes ack
+/// receipts and notifications the server does not track.
+fn on_ack(shared: &Arc<Shared>, ctx: &ConnCtx, node: &NodeRef<'_>) {
+    if nodes::attr(node, "class").as_deref() != Some("message") {
+        return;
+    }
+    if let (Some(device), Some(id)) = (&ctx.device, nodes::attr(node, "id")) {
+        shared.acknowledge(device, &[id]);
+    }
 }

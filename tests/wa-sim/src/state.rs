@@ -27,6 +27,10 @@ pub(crate) struct Conn {
     pub(crate) tx: mpsc::UnboundedSender<Outbound>,
     /// The companion once the connection logged in.
     pub(crate) device: Option<DeviceId>,
+    /// `<message>` stanzas sent on this socket that the client has not
+    /// acknowledged yet (no `<receipt>` / `<ack class="message">` for their
+    /// id). Requeued for the device's next login when the socket ends.
+    pub(crate) unacked: Vec<Node>,
 }
 
 /// A companion device: its account's phone number and its device number.
@@ -176,6 +180,18 @@ impl Inner {
         self.accounts.get_mut(&id.user)?.devices.get_mut(&id.device)
     }
 
+    /// Puts messages a connection of `device` sent but never got acked for
+    /// back in the device's offline queue (behind what is already queued:
+    /// a device only has a queue while none of its sockets is live).
+    pub(crate) fn requeue(&mut self, device: &DeviceId, nodes: Vec<Node>) {
+        if !nodes.is_empty() {
+            self.offline
+                .entry(device.clone())
+                .or_default()
+                .extend(nodes);
+        }
+    }
+
     /// The account whose phone number or LID user part is `user`.
     pub(crate) fn account_by_any(&self, user: &str) -> Option<&Account> {
         self.accounts
@@ -201,7 +217,9 @@ pub(crate) struct Inner {
     pub(crate) contacts: HashMap<String, Arc<ContactState>>,
     /// Receipts the client sent, oldest first.
     pub(crate) client_receipts: Vec<ClientReceipt>,
-    /// Stanzas for companions that were offline when they were sent.
+    /// Stanzas for companions that were offline when they were sent, and
+    /// messages a connection ended without acknowledging; all go out at the
+    /// device's next login, marked `offline="1"`.
     pub(crate) offline: HashMap<DeviceId, Vec<Node>>,
     /// Pair-code requests (`companion_hello`), newest last.
     pub(crate) pair_codes: Vec<crate::pair_code::PendingCode>,
@@ -284,6 +302,72 @@ impl Shared {
             }
         };
         tokio::time::timeout(timeout, wait).await.ok().flatten()
+    }
+
+    /// Records that `node` (a `<message>`) is about to go out on connection
+    /// `conn_id`, which logged in as `device`: it stays unacknowledged until
+    /// the client acks its id. Returns `false` when that connection no
+    /// longer speaks for the device (a newer login replaced it); the caller
+    /// must then hand the message to [`Shared::deliver`] instead of sending.
+    pub(crate) fn track_delivery(&self, conn_id: u64, device: &DeviceId, node: &Node) -> bool {
+        let mut inner = self.lock();
+        match inner.conns.get_mut(&conn_id) {
+            Some(conn) if conn.device.as_ref() == Some(device) => {
+                conn.unacked.push(node.clone());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The client on a connection of `device` acknowledged the messages
+    /// `ids` (a `<receipt>` of any type, or `<ack class="message">`): the
+    /// server forgets them, wherever it still holds them for that device.
+    pub(crate) fn acknowledge(&self, device: &DeviceId, ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        let covered = |node: &Node| {
+            node.tag == "message"
+                && node
+                    .attrs
+                    .get("id")
+                    .is_some_and(|v| ids.iter().any(|id| *v == id.as_str()))
+        };
+        let mut inner = self.lock();
+        let mut changed = false;
+        for conn in inner.conns.values_mut() {
+            if conn.device.as_ref() == Some(device) {
+                let before = conn.unacked.len();
+                conn.unacked.retain(|n| !covered(n));
+                changed |= conn.unacked.len() != before;
+            }
+        }
+        if let Some(queue) = inner.offline.get_mut(device) {
+            let before = queue.len();
+            queue.retain(|n| !covered(n));
+            changed |= queue.len() != before;
+        }
+        drop(inner);
+        if changed {
+            self.bump();
+        }
+    }
+
+    /// Ids of the `<message>` stanzas the server still holds for `device`:
+    /// sent and not acknowledged, or queued for its next login.
+    pub(crate) fn pending_ids(&self, device: &DeviceId) -> Vec<String> {
+        let inner = self.lock();
+        let live = inner
+            .conns
+            .values()
+            .filter(|c| c.device.as_ref() == Some(device))
+            .flat_map(|c| c.unacked.iter());
+        let queued = inner.offline.get(device).into_iter().flatten();
+        live.chain(queued)
+            .filter(|n| n.tag == "message")
+            .filter_map(|n| n.attrs.get("id").map(|v| v.as_str().into_owned()))
+            .collect()
     }
 
     /// Queues `node` for every connection logged in as `device`, or keeps it

@@ -9,9 +9,10 @@ use wa_sim::Simulator;
 use whatsapp_rust::bot::{Bot, BotHandle};
 use whatsapp_rust::store::traits::Backend;
 use whatsapp_rust::transport::TokioWebSocketTransportFactory;
+use whatsapp_rust::types::durability_hook::InboundMessage;
 use whatsapp_rust::types::events::Event;
 use whatsapp_rust::wacore::store::InMemoryBackend;
-use whatsapp_rust::{Client, TokioRuntime};
+use whatsapp_rust::{Client, InboundDurabilityHook, TokioRuntime};
 
 /// WhatsApp Web version the client announces; pinned so it never fetches one.
 pub const PINNED_VERSION: (u32, u32, u32) = (2, 3000, 1_027_000_000);
@@ -35,8 +36,21 @@ pub struct TestClient {
 impl TestClient {
     /// Builds and spawns a client on `backend` that talks to `sim`.
     pub async fn start(sim: &Simulator, backend: Arc<dyn Backend>) -> Self {
+        Self::start_hooked(sim, backend, None).await
+    }
+
+    /// [`TestClient::start`] with an inbound durability hook registered.
+    pub async fn start_hooked(
+        sim: &Simulator,
+        backend: Arc<dyn Backend>,
+        hook: Option<Arc<dyn InboundDurabilityHook>>,
+    ) -> Self {
         let (tx, events) = mpsc::unbounded_channel();
-        let bot = Bot::builder()
+        let mut builder = Bot::builder();
+        if let Some(hook) = hook {
+            builder = builder.with_inbound_durability_hook(SharedHook(hook));
+        }
+        let bot = builder
             .with_backend_arc(backend)
             .with_transport_factory(TokioWebSocketTransportFactory::new().with_url(sim.ws_url()))
             .with_http_client(sim.http_client())
@@ -114,6 +128,20 @@ impl TestClient {
     }
 }
 
+/// Lets a test keep its own `Arc` to the hook it hands the builder.
+struct SharedHook(Arc<dyn InboundDurabilityHook>);
+
+#[whatsapp_rust::async_trait]
+impl InboundDurabilityHook for SharedHook {
+    async fn on_messages(
+        &self,
+        client: Arc<Client>,
+        batch: &[InboundMessage],
+    ) -> anyhow::Result<()> {
+        self.0.on_messages(client, batch).await
+    }
+}
+
 /// Pairs a new client on a fresh backend via QR and waits until it is
 /// connected. Returns the client, its backend and the paired device.
 pub async fn paired_client(
@@ -127,8 +155,17 @@ pub async fn paired_client_of(
     sim: &Simulator,
     phone: &wa_sim::Phone,
 ) -> (TestClient, Arc<dyn Backend>, wa_sim::PairedDevice) {
+    paired_client_hooked(sim, phone, None).await
+}
+
+/// Like [`paired_client_of`], with an inbound durability hook registered.
+pub async fn paired_client_hooked(
+    sim: &Simulator,
+    phone: &wa_sim::Phone,
+    hook: Option<Arc<dyn InboundDurabilityHook>>,
+) -> (TestClient, Arc<dyn Backend>, wa_sim::PairedDevice) {
     let backend = new_backend();
-    let mut client = TestClient::start(sim, backend.clone()).await;
+    let mut client = TestClient::start_hooked(sim, backend.clone(), hook).await;
     let qr = client
         .wait_for("PairingQrCode", STEP, |e| match e {
             Event::PairingQrCode(q) => Some(q.code.clone()),
