@@ -12,7 +12,7 @@ use redb::{Database, ReadableTable, WriteTransaction};
 type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// The upgrade steps, in order. Step `i` (1-based) brings the schema to version `i`.
-const STEPS: &[Step] = &[step_1_core];
+const STEPS: &[Step] = &[step_1_core, step_2_webhooks];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u64 = STEPS.len() as u64;
@@ -24,6 +24,17 @@ fn step_1_core(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(SETTINGS)?;
     tx.open_table(SESSION_RECORD)?;
     tx.open_table(TOKENHASH_SESSION)?;
+    Ok(())
+}
+
+/// Step 2: the event log, the webhook outbox and subscriptions.
+fn step_2_webhooks(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(EVENT_LOG)?;
+    tx.open_table(EVENT_REFS)?;
+    tx.open_table(SUB_RECORD)?;
+    tx.open_table(SUB_STATS)?;
+    tx.open_table(PENDING_JOB)?;
+    tx.open_table(DEAD_JOB)?;
     Ok(())
 }
 
