@@ -5,9 +5,10 @@
 //! task; on cancel the server stops accepting, drains in-flight requests for
 //! the grace period, and the store is closed last.
 
-use crate::api::{App, Limits};
+use crate::api::{App, Limits, WebhookSettings};
 use crate::config::Config;
-use crate::store::{Store, StoreError, hash_token};
+use crate::store::{Retention, Store, StoreError, hash_token};
+use crate::webhook::{DeliveryConfig, Hub, retry::RetryPolicy};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -31,6 +32,9 @@ pub enum DaemonError {
     /// The admin token file could not be written.
     #[error("cannot write the admin token to {path}: {reason}")]
     AdminToken { path: String, reason: String },
+    /// Webhook delivery could not start.
+    #[error("webhook delivery: {0}")]
+    Webhook(String),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(String),
@@ -69,7 +73,35 @@ pub async fn serve(
     on_listen(bound);
 
     spawn_signal_watch(shutdown.clone())?;
+    let w = &cfg.webhook;
+    let delivery = DeliveryConfig {
+        retry: RetryPolicy {
+            first: Duration::from_millis(w.retry_first_ms),
+            max_delay: Duration::from_millis(w.retry_max_delay_ms),
+            give_up_after: Duration::from_secs(w.give_up_secs),
+        },
+        concurrency: w.concurrency as usize,
+        timeout: Duration::from_secs(w.timeout_secs),
+        connect_timeout: crate::webhook::DEFAULT_CONNECT_TIMEOUT,
+        retention: Retention {
+            max_age_ms: (w.retention_hours * 3600 * 1000) as i64,
+            max_bytes: w.max_log_mib * 1024 * 1024,
+        },
+        prune_every: crate::webhook::PRUNE_EVERY,
+    };
+    crate::webhook::global::sync_global(&store, w).await?;
+    let hub = Hub::new(shutdown.clone());
+    let tasks = tokio_util::task::TaskTracker::new();
+    crate::webhook::spawn(store.clone(), hub.clone(), delivery.clone(), &tasks)
+        .map_err(|e| DaemonError::Webhook(e.to_string()))?;
+    tasks.close();
     let app = Arc::new(App {
+        hub,
+        webhooks: WebhookSettings {
+            base_url: w.base_url.clone(),
+            secret_overlap_ms: (w.secret_overlap_hours * 3600 * 1000) as i64,
+            retention: delivery.retention,
+        },
         store: store.clone(),
         admin_hash,
         limits: Limits {
@@ -77,14 +109,21 @@ pub async fn serve(
             body_timeout: Duration::from_secs(cfg.http.body_timeout_secs),
         },
     });
+    let grace = Duration::from_secs(cfg.http.shutdown_grace_secs);
     crate::server::run(
         listener,
         app,
-        shutdown,
+        shutdown.clone(),
         Duration::from_secs(cfg.http.header_timeout_secs),
-        Duration::from_secs(cfg.http.shutdown_grace_secs),
+        grace,
     )
     .await;
+    // Workers finish their in-flight attempts and commit them; whatever is
+    // still unsent stays pending on disk for the next start.
+    shutdown.cancel();
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!("webhook workers did not stop in time; their jobs stay pending");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -221,7 +221,10 @@ mod tests {
             .expect("ack rest");
         assert_eq!(store.prune_events(loose, now).await.expect("prune"), 0);
         assert_eq!(
-            store.prune_events(loose, now + 10_000).await.expect("prune"),
+            store
+                .prune_events(loose, now + 10_000)
+                .await
+                .expect("prune"),
             5
         );
         // Sequence numbers are never reused after pruning.

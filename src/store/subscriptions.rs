@@ -78,7 +78,10 @@ impl std::fmt::Debug for Subscription {
             .field("events", &self.events)
             .field("format", &self.format)
             .field("secrets", &self.secrets)
-            .field("headers", &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .field("form_token", &self.form_token.as_ref().map(|_| "***"))
             .finish()
     }
@@ -180,7 +183,10 @@ fn drop_jobs(
 impl Store {
     /// Creates a subscription (its `id` is assigned here). A new main
     /// subscription replaces the session's previous one, dropping its jobs.
-    pub async fn create_subscription(&self, mut sub: Subscription) -> Result<Subscription, StoreError> {
+    pub async fn create_subscription(
+        &self,
+        mut sub: Subscription,
+    ) -> Result<Subscription, StoreError> {
         self.run(move |db| {
             let tx = db.begin_write()?;
             if sub.main

@@ -109,7 +109,9 @@ impl Client {
         headers: &[(String, String)],
         body: Bytes,
     ) -> Result<Reply, DeliveryError> {
-        let uri: Uri = url.parse().map_err(|e| DeliveryError::BadUrl(format!("{e}")))?;
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| DeliveryError::BadUrl(format!("{e}")))?;
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
@@ -123,10 +125,18 @@ impl Client {
             .to_string();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let key = format!("{}://{host}:{port}", if https { "https" } else { "http" });
-        let authority = uri.authority().map(|a| a.as_str().to_string()).unwrap_or_default();
-        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+        let authority = uri
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default();
+        let path = uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .to_string();
         let build = || {
-            let mut rb = Request::post(path.as_str()).header(hyper::header::HOST, authority.as_str());
+            let mut rb =
+                Request::post(path.as_str()).header(hyper::header::HOST, authority.as_str());
             for (k, v) in headers {
                 rb = rb.header(k.as_str(), v.as_str());
             }
@@ -148,7 +158,9 @@ impl Client {
             }
         }
         let mut s = self.connect(&host, port, https).await?;
-        s.ready().await.map_err(|e| DeliveryError::Http(e.to_string()))?;
+        s.ready()
+            .await
+            .map_err(|e| DeliveryError::Http(e.to_string()))?;
         let resp = s
             .send_request(req)
             .await
@@ -169,11 +181,17 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         // Read (and drop) the answer so the connection can be reused.
-        let complete = Limited::new(resp.into_body(), MAX_REPLY_BYTES).collect().await.is_ok();
+        let complete = Limited::new(resp.into_body(), MAX_REPLY_BYTES)
+            .collect()
+            .await
+            .is_ok();
         if complete && !s.is_closed() {
             self.put_idle(key, s);
         }
-        Ok(Reply { status, retry_after })
+        Ok(Reply {
+            status,
+            retry_after,
+        })
     }
 
     fn take_idle(&self, key: &str) -> Option<Sender> {
@@ -197,10 +215,15 @@ impl Client {
     }
 
     async fn connect(&self, host: &str, port: u16, https: bool) -> Result<Sender, DeliveryError> {
-        let tcp = tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect((host, port)))
-            .await
-            .map_err(|_| DeliveryError::Connect(format!("no connection within {:?}", self.connect_timeout)))?
-            .map_err(|e| DeliveryError::Connect(e.to_string()))?;
+        let tcp = tokio::time::timeout(
+            self.connect_timeout,
+            tokio::net::TcpStream::connect((host, port)),
+        )
+        .await
+        .map_err(|_| {
+            DeliveryError::Connect(format!("no connection within {:?}", self.connect_timeout))
+        })?
+        .map_err(|e| DeliveryError::Connect(e.to_string()))?;
         let _ = tcp.set_nodelay(true);
         if https {
             let name = rustls::pki_types::ServerName::try_from(host.to_string())

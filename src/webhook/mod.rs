@@ -15,6 +15,7 @@
 //! ```
 
 pub mod client;
+pub mod global;
 pub mod payload;
 pub mod retry;
 pub mod sign;
@@ -95,7 +96,8 @@ impl Hub {
 
     /// Events up to `last_seq` are committed: wake the workers and streams.
     pub fn committed(&self, last_seq: u64) {
-        self.events.send_modify(|v| *v = (*v).max(last_seq).max(*v + 1));
+        self.events
+            .send_modify(|v| *v = (*v).max(last_seq).max(*v + 1));
     }
 
     /// Subscriptions were created, changed or deleted.
@@ -117,10 +119,21 @@ impl Hub {
 /// Starts the dispatcher (which keeps one worker per subscription) and the
 /// retention task on `tracker`. Both stop when the hub's shutdown token is
 /// cancelled; in-flight attempts finish and are committed first.
-pub fn spawn(store: Store, hub: Hub, cfg: DeliveryConfig, tracker: &TaskTracker) -> Result<(), client::DeliveryError> {
+pub fn spawn(
+    store: Store,
+    hub: Hub,
+    cfg: DeliveryConfig,
+    tracker: &TaskTracker,
+) -> Result<(), client::DeliveryError> {
     let tls = client::tls_config()?;
     let cfg = Arc::new(cfg);
-    tracker.spawn(dispatch(store.clone(), hub.clone(), cfg.clone(), tls, tracker.clone()));
+    tracker.spawn(dispatch(
+        store.clone(),
+        hub.clone(),
+        cfg.clone(),
+        tls,
+        tracker.clone(),
+    ));
     tracker.spawn(retention(store, hub, cfg));
     Ok(())
 }
@@ -148,10 +161,18 @@ async fn dispatch(
                                 tok.cancel();
                             }
                             let tok = hub.shutdown.child_token();
-                            let client = Arc::new(client::Client::new(tls.clone(), cfg.connect_timeout));
+                            let client =
+                                Arc::new(client::Client::new(tls.clone(), cfg.connect_timeout));
                             let span = tracing::info_span!("webhook", subscription = s.id);
                             tracker.spawn(tracing::Instrument::instrument(
-                                worker::run(store.clone(), Arc::new(s.clone()), cfg.clone(), client, hub.watch_events(), tok.clone()),
+                                worker::run(
+                                    store.clone(),
+                                    Arc::new(s.clone()),
+                                    cfg.clone(),
+                                    client,
+                                    hub.watch_events(),
+                                    tok.clone(),
+                                ),
                                 span,
                             ));
                             keep.insert(s.id, (s, tok));
@@ -179,7 +200,10 @@ async fn dispatch(
 async fn retention(store: Store, hub: Hub, cfg: Arc<DeliveryConfig>) {
     loop {
         loop {
-            match store.prune_events(cfg.retention, crate::store::now_ms()).await {
+            match store
+                .prune_events(cfg.retention, crate::store::now_ms())
+                .await
+            {
                 Ok(n) if n as usize >= crate::store::PRUNE_BATCH => continue,
                 Ok(n) => {
                     if n > 0 {

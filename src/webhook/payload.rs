@@ -47,8 +47,20 @@ pub fn encode(ev: &LoggedEvent, format: Format, form_token: Option<&str>) -> Enc
             rand::rng().fill_bytes(&mut b);
             let boundary = format!("wago-{}", hex::encode(b));
             let mut body = Vec::with_capacity(json.len() + 256);
-            part(&mut body, &boundary, "token", form_token.unwrap_or("").as_bytes(), None);
-            part(&mut body, &boundary, "jsonData", &json, Some("application/json"));
+            part(
+                &mut body,
+                &boundary,
+                "token",
+                form_token.unwrap_or("").as_bytes(),
+                None,
+            );
+            part(
+                &mut body,
+                &boundary,
+                "jsonData",
+                &json,
+                Some("application/json"),
+            );
             body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
             Encoded {
                 content_type: format!("multipart/form-data; boundary={boundary}"),
@@ -60,7 +72,9 @@ pub fn encode(ev: &LoggedEvent, format: Format, form_token: Option<&str>) -> Enc
 
 fn part(out: &mut Vec<u8>, boundary: &str, name: &str, value: &[u8], ct: Option<&str>) {
     out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-    out.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n").as_bytes());
+    out.extend_from_slice(
+        format!("Content-Disposition: form-data; name=\"{name}\"\r\n").as_bytes(),
+    );
     if let Some(ct) = ct {
         out.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
     }
@@ -93,7 +107,16 @@ mod tests {
     #[test]
     fn envelope_has_the_contract_fields_and_is_stable() {
         let v = envelope(&ev());
-        for k in ["id", "timestamp", "session", "engine", "event", "payload", "me", "metadata"] {
+        for k in [
+            "id",
+            "timestamp",
+            "session",
+            "engine",
+            "event",
+            "payload",
+            "me",
+            "metadata",
+        ] {
             assert!(v.get(k).is_some(), "{k} missing in {v}");
         }
         assert_eq!(v["engine"], "wago");

@@ -69,7 +69,14 @@ impl RetryPolicy {
     }
 
     /// The outcome of a failed attempt of `job` at `now_ms`.
-    pub fn decide(&self, seq: u64, job: &JobRecord, now_ms: i64, f: Failure, jitter: f64) -> Outcome {
+    pub fn decide(
+        &self,
+        seq: u64,
+        job: &JobRecord,
+        now_ms: i64,
+        f: Failure,
+        jitter: f64,
+    ) -> Outcome {
         let age = now_ms.saturating_sub(job.created_at).max(0) as u128;
         if age >= self.give_up_after.as_millis() {
             return Outcome::Dead {
@@ -118,7 +125,10 @@ mod tests {
         assert!(p.delay(9, None, 1.0) <= p.max_delay);
         // Retry-After wins, capped.
         assert_eq!(p.delay(1, Some(Duration::from_secs(2)), 0.5).as_secs(), 2);
-        assert_eq!(p.delay(1, Some(Duration::from_secs(99_999)), 0.5), p.max_delay);
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(99_999)), 0.5),
+            p.max_delay
+        );
     }
 
     #[test]
@@ -146,13 +156,22 @@ mod tests {
             o => panic!("expected a retry, got {o:?}"),
         }
         let late = 1_000 + p.give_up_after.as_millis() as i64;
-        assert!(matches!(p.decide(7, &job, late, f(), 0.5), Outcome::Dead { status: Some(500), .. }));
+        assert!(matches!(
+            p.decide(7, &job, late, f(), 0.5),
+            Outcome::Dead {
+                status: Some(500),
+                ..
+            }
+        ));
     }
 
     #[test]
     fn retry_after_forms() {
         let now = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        assert_eq!(parse_retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
         let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
         assert_eq!(parse_retry_after(&date, now), Some(Duration::from_secs(30)));
         assert_eq!(parse_retry_after("soon", now), None);

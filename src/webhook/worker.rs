@@ -7,12 +7,14 @@
 //! process dies in between, the job is still pending on disk and is sent
 //! again after the restart (at-least-once; receivers deduplicate on the id).
 
+use super::DeliveryConfig;
 use super::client::{Client, DeliveryError};
 use super::payload;
 use super::retry::{Failure, parse_retry_after};
 use super::sign;
-use super::DeliveryConfig;
-use crate::store::{DueJob, Outcome, Store, StoreError, Subscription, apply_outcomes, now_ms, scan_due};
+use crate::store::{
+    DueJob, Outcome, Store, StoreError, Subscription, apply_outcomes, now_ms, scan_due,
+};
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -40,7 +42,10 @@ pub async fn run(
     let mut task_seq: HashMap<Id, u64> = HashMap::new();
     let mut tasks: JoinSet<Outcome> = JoinSet::new();
     let mut settled: Vec<Outcome> = Vec::new();
-    let mut commit: Option<(tokio::task::JoinHandle<Result<(), StoreError>>, Vec<Outcome>)> = None;
+    let mut commit: Option<(
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+        Vec<Outcome>,
+    )> = None;
     let mut next_due: Option<i64> = None;
     let mut dirty = true;
     let mut stopping = false;
@@ -70,7 +75,8 @@ pub async fn run(
         if commit.is_none() && !settled.is_empty() {
             let outs = std::mem::take(&mut settled);
             let (st, id, o2) = (store.clone(), sub.id, outs.clone());
-            let h = tokio::spawn(async move { st.run(move |db| apply_outcomes(db, id, &o2)).await });
+            let h =
+                tokio::spawn(async move { st.run(move |db| apply_outcomes(db, id, &o2)).await });
             commit = Some((h, outs));
         }
         if stopping && tasks.is_empty() && commit.is_none() && settled.is_empty() {
@@ -150,13 +156,21 @@ async fn scan(
 }
 
 /// One attempt: encode, sign, POST, and decide what happens next.
-pub async fn attempt(client: &Client, sub: &Subscription, cfg: &DeliveryConfig, job: DueJob) -> Outcome {
+pub async fn attempt(
+    client: &Client,
+    sub: &Subscription,
+    cfg: &DeliveryConfig,
+    job: DueJob,
+) -> Outcome {
     let enc = payload::encode(&job.event, sub.format, sub.form_token.as_deref());
     let now = now_ms();
     let ts = now / 1000;
     let mut headers: Vec<(String, String)> = vec![
         ("content-type".into(), enc.content_type.clone()),
-        ("user-agent".into(), concat!("wago/", env!("CARGO_PKG_VERSION")).into()),
+        (
+            "user-agent".into(),
+            concat!("wago/", env!("CARGO_PKG_VERSION")).into(),
+        ),
         ("webhook-id".into(), job.event.id.clone()),
         ("webhook-timestamp".into(), ts.to_string()),
         ("x-wa-request-id".into(), job.event.id.clone()),
@@ -167,7 +181,10 @@ pub async fn attempt(client: &Client, sub: &Subscription, cfg: &DeliveryConfig, 
             "webhook-signature".into(),
             sign::signature_header(secrets.iter().copied(), &job.event.id, ts, &enc.body),
         ));
-        headers.push(("x-wago-signature".into(), sign::hex_signature(current, &enc.body)));
+        headers.push((
+            "x-wago-signature".into(),
+            sign::hex_signature(current, &enc.body),
+        ));
     }
     headers.extend(sub.headers.iter().cloned());
     let result = client.post(&sub.url, &headers, enc.body, cfg.timeout).await;
@@ -189,10 +206,15 @@ pub async fn attempt(client: &Client, sub: &Subscription, cfg: &DeliveryConfig, 
     };
     tracing::debug!(subscription = sub.id, seq = job.seq, error = %failure.error, "webhook attempt failed");
     let jitter: f64 = rand::rng().random();
-    cfg.retry.decide(job.seq, &job.job, now_ms(), failure, jitter)
+    cfg.retry
+        .decide(job.seq, &job.job, now_ms(), failure, jitter)
 }
 
 fn short(e: &DeliveryError) -> String {
     let s = e.to_string();
-    if s.len() > 300 { format!("{}…", &s[..s.floor_char_boundary(300)]) } else { s }
+    if s.len() > 300 {
+        format!("{}…", &s[..s.floor_char_boundary(300)])
+    } else {
+        s
+    }
 }
