@@ -10,7 +10,7 @@
 //! UTF-8 bytes, which is what WaGo receivers expect of a `Secret` they chose.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
@@ -23,6 +23,7 @@ pub fn key_of(secret: &str) -> Vec<u8> {
     match secret.strip_prefix(WHSEC_PREFIX) {
         Some(b64) => STANDARD
             .decode(b64)
+            .or_else(|_| STANDARD_NO_PAD.decode(b64))
             .unwrap_or_else(|_| b64.as_bytes().to_vec()),
         None => secret.as_bytes().to_vec(),
     }
@@ -31,7 +32,10 @@ pub fn key_of(secret: &str) -> Vec<u8> {
 /// Whether a client-given secret is usable: non-empty, and valid base64 after `whsec_`.
 pub fn valid_secret(secret: &str) -> bool {
     match secret.strip_prefix(WHSEC_PREFIX) {
-        Some(b64) => STANDARD.decode(b64).is_ok_and(|k| k.len() >= 16),
+        Some(b64) => STANDARD
+            .decode(b64)
+            .or_else(|_| STANDARD_NO_PAD.decode(b64))
+            .is_ok_and(|k| k.len() >= 16),
         None => !secret.is_empty(),
     }
 }
