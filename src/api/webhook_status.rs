@@ -20,6 +20,14 @@ use hyper::{Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 use std::fmt::Write;
 
+/// A per-subscription metric: name, type, help, and how to read it.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&SubStats, Option<i64>) -> f64,
+);
+
 async fn sub_status(
     app: &App,
     subs: &[Subscription],
@@ -79,7 +87,7 @@ pub async fn metrics(app: &App, req: Request<Incoming>) -> Result<Response<Body>
     let rows = sub_status(app, &subs).await?;
     let log = app.store.log_status(app.webhooks.retention).await?;
     let mut t = String::new();
-    let series: [(&str, &str, &str, fn(&SubStats, Option<i64>) -> f64); 5] = [
+    let series: [Series; 5] = [
         (
             "wago_webhook_pending",
             "gauge",

@@ -3,7 +3,6 @@
 //! The envelope is the same bytes on every attempt (it holds the event's
 //! time, not the attempt's), so receivers can deduplicate on `id` and compare.
 
-use crate::event::Me;
 use crate::store::{Format, LoggedEvent};
 use bytes::Bytes;
 use rand::RngCore;
@@ -12,7 +11,7 @@ use serde_json::json;
 /// The JSON envelope of the contract.
 pub fn envelope(ev: &LoggedEvent) -> serde_json::Value {
     let e = &ev.event;
-    let me = e.me.clone().unwrap_or_else(Me::default);
+    let me = e.me.clone().unwrap_or_default();
     json!({
         "id": ev.id,
         "timestamp": e.timestamp,

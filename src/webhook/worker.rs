@@ -28,6 +28,12 @@ const SCAN_LIMIT: usize = 1024;
 /// Wait before retrying a failed commit or scan.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 
+/// A group commit under way, with the outcomes it settles.
+type Commit = (
+    tokio::task::JoinHandle<Result<(), StoreError>>,
+    Vec<Outcome>,
+);
+
 /// Runs until `stop` is cancelled, then lets in-flight attempts finish and
 /// commits their outcomes before returning.
 pub async fn run(
@@ -42,10 +48,7 @@ pub async fn run(
     let mut task_seq: HashMap<Id, u64> = HashMap::new();
     let mut tasks: JoinSet<Outcome> = JoinSet::new();
     let mut settled: Vec<Outcome> = Vec::new();
-    let mut commit: Option<(
-        tokio::task::JoinHandle<Result<(), StoreError>>,
-        Vec<Outcome>,
-    )> = None;
+    let mut commit: Option<Commit> = None;
     let mut next_due: Option<i64> = None;
     let mut dirty = true;
     let mut stopping = false;
