@@ -368,3 +368,146 @@ pub fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DEFAULT_CACHE_BYTES, Format, Subscription};
+
+    fn ev(chat: Option<&str>) -> Event {
+        Event {
+            session: "s1".into(),
+            event: "message.received".into(),
+            chat: chat.map(str::to_string),
+            timestamp: 1,
+            payload: serde_json::json!({}),
+            me: None,
+        }
+    }
+
+    fn sub(session: Option<&str>, events: &[&str]) -> Subscription {
+        Subscription {
+            id: 0,
+            session: session.map(str::to_string),
+            main: false,
+            url: "http://127.0.0.1:9/".into(),
+            events: events.iter().map(|s| s.to_string()).collect(),
+            format: Format::Json,
+            secrets: vec![],
+            headers: vec![],
+            form_token: None,
+            created_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn jobs_per_matching_subscription_and_order_per_chat() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("open");
+        let a = store
+            .create_subscription(sub(Some("s1"), &[]))
+            .await
+            .expect("a");
+        let other = store
+            .create_subscription(sub(Some("s2"), &[]))
+            .await
+            .expect("b");
+        let calls = store
+            .create_subscription(sub(None, &["Call"]))
+            .await
+            .expect("c");
+        // seq 1: chat x, 2: chat x, 3: chat y, 4: no chat, 5: no chat
+        let seqs = store
+            .append_events(vec![
+                ev(Some("x")),
+                ev(Some("x")),
+                ev(Some("y")),
+                ev(None),
+                ev(None),
+            ])
+            .await
+            .expect("append");
+        assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+        let stats = store.subscription_stats().await.expect("stats");
+        let pending = |id| stats.iter().find(|(i, _)| *i == id).map(|(_, s)| s.pending);
+        assert_eq!(pending(a.id), Some(5));
+        assert_eq!(
+            pending(other.id),
+            Some(0),
+            "another session's subscription gets nothing"
+        );
+        assert_eq!(pending(calls.id), Some(0), "filtered out");
+
+        let id = a.id;
+        let scan = |skip: Vec<u64>, busy: Vec<&str>| {
+            let busy: HashSet<String> = busy.into_iter().map(str::to_string).collect();
+            let skip: HashSet<u64> = skip.into_iter().collect();
+            let store = store.clone();
+            async move {
+                store
+                    .run(move |db| scan_due(db, id, now_ms(), &skip, &busy, 10, 100))
+                    .await
+                    .expect("scan")
+            }
+        };
+        let due = |s: &Scan| s.due.iter().map(|d| d.seq).collect::<Vec<_>>();
+        assert_eq!(
+            due(&scan(vec![], vec![]).await),
+            vec![1, 3, 4, 5],
+            "one job per chat"
+        );
+        assert_eq!(
+            due(&scan(vec![1], vec!["x"]).await),
+            vec![3, 4, 5],
+            "x busy"
+        );
+        assert_eq!(
+            due(&scan(vec![1], vec![]).await),
+            vec![2, 3, 4, 5],
+            "x delivered, not yet committed"
+        );
+        // A retry scheduled later blocks its chat's newer jobs.
+        let later = now_ms() + 60_000;
+        store
+            .run(move |db| {
+                apply_outcomes(
+                    db,
+                    id,
+                    &[Outcome::Retry {
+                        seq: 1,
+                        next_at: later,
+                        status: Some(503),
+                        error: "HTTP 503".into(),
+                    }],
+                )
+            })
+            .await
+            .expect("retry");
+        let s = scan(vec![], vec![]).await;
+        assert_eq!(due(&s), vec![3, 4, 5]);
+        assert_eq!(s.next_at, Some(later));
+        // Dead-lettering frees the chat.
+        store
+            .run(move |db| {
+                apply_outcomes(
+                    db,
+                    id,
+                    &[Outcome::Dead {
+                        seq: 1,
+                        status: None,
+                        error: "gone".into(),
+                    }],
+                )
+            })
+            .await
+            .expect("dead");
+        assert_eq!(due(&scan(vec![], vec![]).await), vec![2, 3, 4, 5]);
+        let st = store.subscription_stats().await.expect("stats");
+        let s = st
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, s)| *s)
+            .expect("stats");
+        assert_eq!((s.pending, s.retried, s.dead), (4, 1, 1));
+    }
+}

@@ -3,7 +3,10 @@
 //! outcomes in group commits.
 //!
 //! A job stays "in flight" from the moment it is handed out until its outcome
-//! is committed, so it is never handed out twice by one process. If the
+//! is committed, so it is never handed out twice by one process. Its chat is
+//! released as soon as the receiver has answered 2xx (the next job of the
+//! chat may go while the commit is under way), but only after the commit
+//! when it failed, so a retry is never overtaken. If the
 //! process dies in between, the job is still pending on disk and is sent
 //! again after the restart (at-least-once; receivers deduplicate on the id).
 
@@ -93,7 +96,17 @@ pub async fn run(
         tokio::select! {
             Some(r) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                 let mut on = |r: Result<(Id, Outcome), tokio::task::JoinError>| match r {
-                    Ok((id, o)) => { task_seq.remove(&id); settled.push(o); }
+                    Ok((id, o)) => {
+                        task_seq.remove(&id);
+                        // Delivered: the receiver has it, so the chat's next job may go
+                        // now (order holds); the job itself stays skipped until committed.
+                        // A failure keeps the chat blocked until its new schedule is on disk.
+                        if let Outcome::Delivered { seq } = &o && let Some(chat) = in_flight.get_mut(seq) {
+                            *chat = None;
+                            dirty = true;
+                        }
+                        settled.push(o);
+                    }
                     Err(e) => {
                         // A panicked attempt: forget it; the job is still pending.
                         if let Some(seq) = task_seq.remove(&e.id()) { in_flight.remove(&seq); }
