@@ -274,6 +274,10 @@ pub fn scan_due(
 /// commit: one fsync for every attempt that finished meanwhile).
 pub fn apply_outcomes(db: &Database, sub: u64, outcomes: &[Outcome]) -> Result<(), StoreError> {
     let tx = db.begin_write()?;
+    if tx.open_table(SUB_RECORD)?.get(sub)?.is_none() {
+        // Deleted meanwhile, with its jobs: nothing to settle.
+        return Ok(());
+    }
     let mut st = read_stats(&tx, sub)?;
     let now = now_ms();
     {

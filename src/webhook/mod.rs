@@ -138,6 +138,13 @@ pub fn spawn(
     Ok(())
 }
 
+/// A running worker, as the dispatcher tracks it.
+struct Worker {
+    sub: Subscription,
+    stop: CancellationToken,
+    handle: tokio::task::JoinHandle<()>,
+}
+
 async fn dispatch(
     store: Store,
     hub: Hub,
@@ -146,41 +153,58 @@ async fn dispatch(
     tracker: TaskTracker,
 ) {
     let mut changes = hub.subs.subscribe();
-    let mut workers: HashMap<u64, (Subscription, CancellationToken)> = HashMap::new();
+    let mut workers: HashMap<u64, Worker> = HashMap::new();
     loop {
         match store.list_subscriptions().await {
             Ok(subs) => {
                 let mut keep = HashMap::new();
                 for s in subs {
                     match workers.remove(&s.id) {
-                        Some((old, tok)) if old == s => {
-                            keep.insert(s.id, (old, tok));
+                        Some(w) if w.sub == s => {
+                            keep.insert(s.id, w);
                         }
                         other => {
-                            if let Some((_, tok)) = other {
-                                tok.cancel();
-                            }
+                            // A changed subscription: the old worker finishes and
+                            // commits its in-flight attempts before the new one
+                            // scans, so nothing is sent twice.
+                            let prev = other.map(|w| {
+                                w.stop.cancel();
+                                w.handle
+                            });
                             let tok = hub.shutdown.child_token();
                             let client =
                                 Arc::new(client::Client::new(tls.clone(), cfg.connect_timeout));
                             let span = tracing::info_span!("webhook", subscription = s.id);
-                            tracker.spawn(tracing::Instrument::instrument(
-                                worker::run(
-                                    store.clone(),
-                                    Arc::new(s.clone()),
-                                    cfg.clone(),
-                                    client,
-                                    hub.watch_events(),
-                                    tok.clone(),
-                                ),
+                            let run = worker::run(
+                                store.clone(),
+                                Arc::new(s.clone()),
+                                cfg.clone(),
+                                client,
+                                hub.watch_events(),
+                                tok.clone(),
+                            );
+                            let handle = tracker.spawn(tracing::Instrument::instrument(
+                                async move {
+                                    if let Some(prev) = prev {
+                                        let _ = prev.await;
+                                    }
+                                    run.await
+                                },
                                 span,
                             ));
-                            keep.insert(s.id, (s, tok));
+                            keep.insert(
+                                s.id,
+                                Worker {
+                                    sub: s,
+                                    stop: tok,
+                                    handle,
+                                },
+                            );
                         }
                     }
                 }
-                for (_, (_, tok)) in workers.drain() {
-                    tok.cancel();
+                for (_, w) in workers.drain() {
+                    w.stop.cancel();
                 }
                 workers = keep;
             }
