@@ -124,7 +124,11 @@ async fn kill_9_at_random_moments_loses_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    println!(
+    // Straight to stderr: libtest captures println!, and this line belongs in
+    // the output of tests/run even when the test passes.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
         "chaos: {} events acknowledged, {distinct} distinct ids received, {dups} duplicates, {kills} kill -9s, {:.1}s",
         accepted.len(),
         started.elapsed().as_secs_f64()
