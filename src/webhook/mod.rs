@@ -241,6 +241,15 @@ async fn retention(store: Store, hub: Hub, cfg: Arc<DeliveryConfig>) {
                 }
             }
         }
+        if let Ok(st) = store.log_status(cfg.retention).await
+            && st.over_cap
+        {
+            tracing::warn!(
+                bytes = st.bytes,
+                max_bytes = cfg.retention.max_bytes,
+                "event log over its cap with only undelivered events left; nothing is dropped, check the receivers"
+            );
+        }
         tokio::select! {
             _ = tokio::time::sleep(cfg.prune_every) => {}
             _ = hub.shutdown.cancelled() => break,
