@@ -264,3 +264,61 @@ pub async fn inject(app: &App, req: Request<Incoming>) -> Result<Response<Body>,
         json!({ "Seqs": seqs, "Count": seqs.len() }),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DEFAULT_CACHE_BYTES;
+    use tokio_util::sync::CancellationToken;
+
+    fn ev(session: &str) -> Event {
+        Event {
+            session: session.into(),
+            event: "message.received".into(),
+            chat: None,
+            timestamp: 1,
+            payload: json!({}),
+            me: None,
+        }
+    }
+
+    /// Paused clock: the keep-alive comes after 15 s of silence, a committed
+    /// event wakes the stream at once, and shutdown ends it.
+    #[tokio::test(start_paused = true)]
+    async fn sse_feed_keepalive_wakeup_and_shutdown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("open");
+        store
+            .append_events(vec![ev("a"), ev("b")])
+            .await
+            .expect("append");
+        let stop = CancellationToken::new();
+        let hub = crate::webhook::Hub::new(stop.clone());
+        let (tx, mut rx) = mpsc::channel(16);
+        tokio::spawn(feed(store.clone(), hub.clone(), "a".into(), 0, tx));
+        let text = |b: Option<Bytes>| String::from_utf8(b.expect("frame").to_vec()).expect("utf8");
+        assert_eq!(text(rx.recv().await), "retry: 2000\n\n");
+        let first = text(rx.recv().await);
+        assert!(
+            first.starts_with("id: 1\nevent: message.received\n"),
+            "{first}"
+        );
+        let t0 = tokio::time::Instant::now();
+        assert_eq!(text(rx.recv().await), ": keepalive\n\n");
+        assert!(
+            t0.elapsed() >= KEEPALIVE,
+            "keep-alive only after {KEEPALIVE:?}"
+        );
+        let seqs = store.append_events(vec![ev("a")]).await.expect("append");
+        hub.committed(seqs[0]);
+        let t1 = tokio::time::Instant::now();
+        let live = text(rx.recv().await);
+        assert!(live.starts_with("id: 3\n"), "{live}");
+        assert!(
+            t1.elapsed() < KEEPALIVE,
+            "woken by the commit, not the timer"
+        );
+        stop.cancel();
+        assert!(rx.recv().await.is_none(), "the stream ends on shutdown");
+    }
+}
