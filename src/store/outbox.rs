@@ -239,10 +239,10 @@ pub fn scan_due(
         }
         let (k, v) = row?;
         let seq = k.value().1;
-        let job: JobRecord = decode("pending_job", v.value())?;
         if in_flight.contains(&seq) {
             continue;
         }
+        let job: JobRecord = decode("pending_job", v.value())?;
         if let Some(chat) = &job.chat
             && blocked.contains(chat)
         {
