@@ -31,6 +31,13 @@ pub const DEFAULT_MAX_CONNECT_FAILURES: u32 = 5;
 /// Send attempts per message while connected.
 pub const DEFAULT_SEND_ATTEMPTS: u32 = 5;
 
+/// Default cap on the event log (delivered events are pruned above it): an SD card is small.
+pub const DEFAULT_MAX_LOG_MIB: u64 = 64;
+/// Default age after which delivered events are pruned.
+pub const DEFAULT_RETENTION_HOURS: u64 = 7 * 24;
+/// Default time an old secret keeps signing after a rotation.
+pub const DEFAULT_SECRET_OVERLAP_HOURS: u64 = 24;
+
 /// A secret string: `Debug` and `Display` print a mask, never the value.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -71,6 +78,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// The WhatsApp connection.
     pub whatsapp: WhatsAppConfig,
+    /// Webhook delivery.
+    pub webhook: WebhookConfig,
 }
 
 /// The WhatsApp connection.
@@ -120,6 +129,58 @@ impl WhatsAppConfig {
     }
 }
 
+/// Webhook delivery, retries and the event log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// Base URL that relative webhook URLs (`/hook`) are resolved against.
+    pub base_url: Option<String>,
+    /// URL of the global subscription that receives every session's events.
+    pub global_url: Option<String>,
+    /// Event filter of the global subscription (empty: everything).
+    pub global_events: Vec<String>,
+    /// Signing secret of the global subscription; generated when absent.
+    pub global_secret: Option<Secret>,
+    /// Format of the global subscription: `json` or `form`.
+    pub global_format: String,
+    /// Attempts in flight per subscription, across chats.
+    pub concurrency: u64,
+    /// Seconds a receiver has to answer.
+    pub timeout_secs: u64,
+    /// First retry delay, ms (then x3: 10 s, 30 s, 90 s, ...).
+    pub retry_first_ms: u64,
+    /// Longest retry delay, ms.
+    pub retry_max_delay_ms: u64,
+    /// Seconds a job is retried before it is dead-lettered.
+    pub give_up_secs: u64,
+    /// Delivered events older than this are pruned.
+    pub retention_hours: u64,
+    /// Delivered events are pruned, oldest first, while the log is larger.
+    pub max_log_mib: u64,
+    /// Hours an old secret keeps signing after a rotation.
+    pub secret_overlap_hours: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            base_url: None,
+            global_url: None,
+            global_events: Vec::new(),
+            global_secret: None,
+            global_format: "json".into(),
+            concurrency: 8,
+            timeout_secs: 15,
+            retry_first_ms: 10_000,
+            retry_max_delay_ms: 3_600_000,
+            give_up_secs: 3 * 24 * 3600,
+            retention_hours: DEFAULT_RETENTION_HOURS,
+            max_log_mib: DEFAULT_MAX_LOG_MIB,
+            secret_overlap_hours: DEFAULT_SECRET_OVERLAP_HOURS,
+        }
+    }
+}
+
 /// HTTP server limits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -152,6 +213,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             store: StoreConfig::default(),
             whatsapp: WhatsAppConfig::default(),
+            webhook: WebhookConfig::default(),
         }
     }
 }
@@ -233,6 +295,37 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("WAGO_CACHE_MIB", "store.cache_mib", Kind::Int),
     ("WAGO_WA_SERVER_URL", "whatsapp.server_url", Kind::Str),
     ("WAGO_WA_VERSION", "whatsapp.version", Kind::Str),
+    ("WAGO_WEBHOOK_BASE_URL", "webhook.base_url", Kind::Str),
+    ("WAGO_WEBHOOK_URL", "webhook.global_url", Kind::Str),
+    ("WAGO_WEBHOOK_SECRET", "webhook.global_secret", Kind::Str),
+    ("WAGO_WEBHOOK_FORMAT", "webhook.global_format", Kind::Str),
+    ("WAGO_WEBHOOK_CONCURRENCY", "webhook.concurrency", Kind::Int),
+    (
+        "WAGO_WEBHOOK_TIMEOUT_SECS",
+        "webhook.timeout_secs",
+        Kind::Int,
+    ),
+    (
+        "WAGO_WEBHOOK_RETRY_FIRST_MS",
+        "webhook.retry_first_ms",
+        Kind::Int,
+    ),
+    (
+        "WAGO_WEBHOOK_RETRY_MAX_DELAY_MS",
+        "webhook.retry_max_delay_ms",
+        Kind::Int,
+    ),
+    (
+        "WAGO_WEBHOOK_GIVE_UP_SECS",
+        "webhook.give_up_secs",
+        Kind::Int,
+    ),
+    (
+        "WAGO_WEBHOOK_RETENTION_HOURS",
+        "webhook.retention_hours",
+        Kind::Int,
+    ),
+    ("WAGO_WEBHOOK_MAX_LOG_MIB", "webhook.max_log_mib", Kind::Int),
 ];
 
 /// Variables that are not config keys but belong to wago.
@@ -321,6 +414,72 @@ impl Config {
         }
         if !(1..=1024).contains(&self.store.cache_mib) {
             return Err(key("store.cache_mib", "must be between 1 and 1024"));
+        }
+        self.validate_webhook()
+    }
+
+    fn validate_webhook(&self) -> Result<(), ConfigError> {
+        let key = |key: &str, reason: &str| ConfigError::Key {
+            key: key.into(),
+            reason: reason.into(),
+        };
+        let w = &self.webhook;
+        let is_url = |u: &str| {
+            (u.starts_with("http://") || u.starts_with("https://"))
+                && u.len() > 8
+                && !u.chars().any(char::is_whitespace)
+        };
+        if let Some(u) = &w.base_url
+            && !is_url(u)
+        {
+            return Err(key(
+                "webhook.base_url",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        if let Some(u) = &w.global_url
+            && !is_url(u)
+        {
+            return Err(key(
+                "webhook.global_url",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        for e in &w.global_events {
+            if !crate::event::is_filter_name(e) {
+                return Err(key(
+                    "webhook.global_events",
+                    &format!("unknown event `{e}`"),
+                ));
+            }
+        }
+        if !matches!(w.global_format.as_str(), "json" | "form") {
+            return Err(key("webhook.global_format", "must be json or form"));
+        }
+        let ranges: [(&str, u64, u64, u64); 8] = [
+            ("webhook.concurrency", w.concurrency, 1, 256),
+            ("webhook.timeout_secs", w.timeout_secs, 1, 300),
+            ("webhook.retry_first_ms", w.retry_first_ms, 1, 3_600_000),
+            (
+                "webhook.retry_max_delay_ms",
+                w.retry_max_delay_ms,
+                1,
+                86_400_000,
+            ),
+            ("webhook.give_up_secs", w.give_up_secs, 1, 30 * 86_400),
+            ("webhook.retention_hours", w.retention_hours, 1, 24 * 365),
+            ("webhook.max_log_mib", w.max_log_mib, 1, 64 * 1024),
+            (
+                "webhook.secret_overlap_hours",
+                w.secret_overlap_hours,
+                0,
+                24 * 30,
+            ),
+        ];
+        for (k, v, lo, hi) in ranges {
+            if !(lo..=hi).contains(&v) {
+                return Err(key(k, &format!("must be between {lo} and {hi}")));
+            }
         }
         Ok(())
     }

@@ -5,10 +5,11 @@
 //! task; on cancel the server stops accepting, drains in-flight requests for
 //! the grace period, and the store is closed last.
 
-use crate::api::{App, Limits};
+use crate::api::{App, Limits, WebhookSettings};
 use crate::config::Config;
 use crate::engine::{Engine, EngineConfig};
-use crate::store::{Store, StoreError, hash_token};
+use crate::store::{Retention, Store, StoreError, hash_token};
+use crate::webhook::{DeliveryConfig, Hub, retry::RetryPolicy};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -32,6 +33,9 @@ pub enum DaemonError {
     /// The admin token file could not be written.
     #[error("cannot write the admin token to {path}: {reason}")]
     AdminToken { path: String, reason: String },
+    /// Webhook delivery could not start.
+    #[error("webhook delivery: {0}")]
+    Webhook(String),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(String),
@@ -70,13 +74,46 @@ pub async fn serve(
     on_listen(bound);
 
     spawn_signal_watch(shutdown.clone())?;
-    let engine = Engine::new(store.clone(), engine_config(&cfg), shutdown.child_token());
+    let w = &cfg.webhook;
+    let delivery = DeliveryConfig {
+        retry: RetryPolicy {
+            first: Duration::from_millis(w.retry_first_ms),
+            max_delay: Duration::from_millis(w.retry_max_delay_ms),
+            give_up_after: Duration::from_secs(w.give_up_secs),
+        },
+        concurrency: w.concurrency as usize,
+        timeout: Duration::from_secs(w.timeout_secs),
+        connect_timeout: crate::webhook::DEFAULT_CONNECT_TIMEOUT,
+        retention: Retention {
+            max_age_ms: (w.retention_hours * 3600 * 1000) as i64,
+            max_bytes: w.max_log_mib * 1024 * 1024,
+        },
+        prune_every: crate::webhook::PRUNE_EVERY,
+    };
+    crate::webhook::global::sync_global(&store, w).await?;
+    let hub = Hub::new(shutdown.clone());
+    let tasks = tokio_util::task::TaskTracker::new();
+    crate::webhook::spawn(store.clone(), hub.clone(), delivery.clone(), &tasks)
+        .map_err(|e| DaemonError::Webhook(e.to_string()))?;
+    tasks.close();
+    let engine = Engine::new(
+        store.clone(),
+        engine_config(&cfg),
+        hub.clone(),
+        shutdown.child_token(),
+    );
     match engine.resume().await {
         Ok(n) if n > 0 => tracing::info!(sessions = n, "resuming logged-in sessions"),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "cannot resume sessions"),
     }
     let app = Arc::new(App {
+        hub,
+        webhooks: WebhookSettings {
+            base_url: w.base_url.clone(),
+            secret_overlap_ms: (w.secret_overlap_hours * 3600 * 1000) as i64,
+            retention: delivery.retention,
+        },
         engine: engine.clone(),
         store: store.clone(),
         admin_hash,
@@ -85,22 +122,28 @@ pub async fn serve(
             body_timeout: Duration::from_secs(cfg.http.body_timeout_secs),
         },
     });
+    let grace = Duration::from_secs(cfg.http.shutdown_grace_secs);
     crate::server::run(
         listener,
         app,
-        shutdown,
+        shutdown.clone(),
         Duration::from_secs(cfg.http.header_timeout_secs),
-        Duration::from_secs(cfg.http.shutdown_grace_secs),
+        grace,
     )
     .await;
     // The server has drained: now close the WhatsApp connections (flushing
     // receipts and keys), bounded like the HTTP drain.
-    let grace = Duration::from_secs(cfg.http.shutdown_grace_secs);
     if tokio::time::timeout(grace, engine.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("WhatsApp sessions did not close within the grace period");
+    }
+    // Workers finish their in-flight attempts and commit them; whatever is
+    // still unsent stays pending on disk for the next start.
+    shutdown.cancel();
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!("webhook workers did not stop in time; their jobs stay pending");
     }
     tracing::info!("stopped");
     Ok(())

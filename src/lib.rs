@@ -14,6 +14,7 @@
 //! - [`api`]: routing, auth, the JSON envelope and one file per resource.
 //! - [`engine`]: the only module that imports `whatsapp_rust`; one client per session.
 //! - [`store`]: the single redb file: table definitions, schema upgrades, domain methods.
+//! - [`webhook`]: store-and-forward delivery: one worker per subscription, retries, signing.
 //! - [`daemon`]: `wago serve`: wires the parts together under one cancellation token.
 #![forbid(unsafe_code)]
 
@@ -30,3 +31,4 @@ pub mod engine;
 pub mod event;
 pub mod server;
 pub mod store;
+pub mod webhook;

@@ -6,18 +6,23 @@
 
 mod auth;
 mod body;
+mod events;
 mod health;
 mod messages;
 mod pairing;
 mod query;
 mod reply;
 mod session;
+mod webhook;
+mod webhook_status;
 
 pub use reply::{ApiError, Body};
 pub use session::random_token;
+pub use webhook::resolve_url;
 
 use crate::engine::{Engine, EngineError};
-use crate::store::Store;
+use crate::store::{Retention, Store};
+use crate::webhook::Hub;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use std::sync::Arc;
@@ -32,6 +37,17 @@ pub struct Limits {
     pub body_timeout: Duration,
 }
 
+/// Webhook settings the API needs.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Base URL relative webhook URLs are resolved against.
+    pub base_url: Option<String>,
+    /// How long a rotated-out secret keeps signing, ms.
+    pub secret_overlap_ms: i64,
+    /// Event log retention (for status).
+    pub retention: Retention,
+}
+
 /// Everything a request handler can reach.
 pub struct App {
     /// The database.
@@ -42,6 +58,10 @@ pub struct App {
     pub limits: Limits,
     /// The WhatsApp engine.
     pub engine: Engine,
+    /// Rings the delivery workers and event streams.
+    pub hub: Hub,
+    /// Webhook settings.
+    pub webhooks: WebhookSettings,
 }
 
 impl std::fmt::Debug for App {
@@ -132,6 +152,51 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiE
             only(&m, &Method::DELETE, "DELETE")?;
             let id = id.to_string();
             session::delete(app, req, &id).await
+        }
+        ["webhook"] => webhook::main_route(app, req).await,
+        ["webhook", "status"] => {
+            only(&m, &Method::GET, "GET")?;
+            webhook_status::status(app, req).await
+        }
+        ["webhooks"] => webhook::collection(app, req, None).await,
+        ["webhooks", "dead"] => {
+            only(&m, &Method::GET, "GET")?;
+            webhook_status::list_dead(app, req).await
+        }
+        ["webhooks", "dead", sub, seq, "replay"] => {
+            only(&m, &Method::POST, "POST")?;
+            let (sub, seq) = (sub.to_string(), seq.to_string());
+            webhook_status::replay(app, req, &sub, Some(&seq)).await
+        }
+        ["webhooks", "dead", sub, seq] => {
+            only(&m, &Method::DELETE, "DELETE")?;
+            let (sub, seq) = (sub.to_string(), seq.to_string());
+            webhook_status::discard(app, req, &sub, &seq).await
+        }
+        ["webhooks", id, "replay"] => {
+            only(&m, &Method::POST, "POST")?;
+            let id = id.to_string();
+            webhook_status::replay(app, req, &id, None).await
+        }
+        ["webhooks", id] if !id.is_empty() => {
+            let id = id.to_string();
+            webhook::collection(app, req, Some(&id)).await
+        }
+        ["events"] => {
+            only(&m, &Method::GET, "GET")?;
+            events::list(app, req).await
+        }
+        ["events", "stream"] => {
+            only(&m, &Method::GET, "GET")?;
+            events::stream(app, req).await
+        }
+        ["admin", "events"] => {
+            only(&m, &Method::POST, "POST")?;
+            events::inject(app, req).await
+        }
+        ["metrics"] => {
+            only(&m, &Method::GET, "GET")?;
+            webhook_status::metrics(app, req).await
         }
         _ => Err(ApiError::no_route(&path)),
     }

@@ -18,8 +18,6 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub const MIN_TOKEN_CHARS: usize = 8;
 /// Longest client-chosen token.
 pub const MAX_TOKEN_CHARS: usize = 256;
-/// Longest webhook URL.
-pub const MAX_URL_CHARS: usize = 2048;
 
 #[derive(Deserialize)]
 struct InitRequest {
@@ -84,9 +82,10 @@ pub async fn init(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
         }
         None => random_token(),
     };
-    if let Some(url) = &r.webhook_url {
-        validate_url(url)?;
-    }
+    let webhook_url = match r.webhook_url.as_deref().map(str::trim) {
+        Some(u) if !u.is_empty() => Some(super::webhook::resolve_url(app, u)?),
+        _ => None,
+    };
     let events = r.events.unwrap_or_default();
     for (i, e) in events.iter().enumerate() {
         if !is_filter_name(e) {
@@ -103,11 +102,16 @@ pub async fn init(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
         name,
         token_sha256: hex::encode(hash_token(&token)),
         created_at: now_ms(),
-        webhook_url: r.webhook_url.filter(|u| !u.is_empty()),
+        webhook_url: webhook_url.clone(),
         events,
     };
     let rec = app.store.create_session(rec, &token).await?;
     tracing::info!(session = %rec.id, "session created");
+    // The WebhookURL given here becomes the session's main subscription.
+    let secret = match &webhook_url {
+        Some(u) => super::webhook::create_main_at_init(app, &rec, u, rec.events.clone()).await?,
+        None => None,
+    };
     let view = SessionView::from(rec);
     Ok(ok(
         StatusCode::CREATED,
@@ -118,6 +122,7 @@ pub async fn init(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
             "WebhookURL": view.webhook_url,
             "Events": view.events,
             "CreatedAt": view.created_at,
+            "WebhookSecret": secret,
         }),
     ))
 }
@@ -145,6 +150,10 @@ pub async fn delete(
     if app.store.session(id).await?.is_some() {
         // Log out on WhatsApp and wipe the keys before the record goes.
         app.engine.logout(id).await.map_err(super::engine_error)?;
+    }
+    let dropped = app.store.delete_session_subscriptions(id).await?;
+    if dropped > 0 {
+        app.hub.subscriptions_changed();
     }
     if !app.store.delete_session(id).await? {
         let mut e = ApiError::new(
@@ -175,29 +184,6 @@ fn validate_token(t: &str) -> Result<(), ApiError> {
         ));
     }
     Ok(())
-}
-
-fn validate_url(url: &str) -> Result<(), ApiError> {
-    if url.is_empty() {
-        return Ok(());
-    }
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"));
-    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
-    match host {
-        Some(h)
-            if !h.is_empty()
-                && url.len() <= MAX_URL_CHARS
-                && !url.chars().any(char::is_whitespace) =>
-        {
-            Ok(())
-        }
-        _ => Err(ApiError::field(
-            "WebhookURL",
-            format!("must be an http:// or https:// URL of at most {MAX_URL_CHARS} characters"),
-        )),
-    }
 }
 
 /// A new random session token (192 bits, URL-safe).

@@ -69,6 +69,26 @@ fn errors_name_the_key() {
             &[("WAGO_WA_SERVER_URL", "http://x")],
             "whatsapp.server_url",
         ),
+        (
+            "[webhook]\nglobal_url = \"ftp://x\"",
+            &[],
+            "webhook.global_url",
+        ),
+        (
+            "[webhook]\nglobal_events = [\"Nope\"]",
+            &[],
+            "webhook.global_events",
+        ),
+        (
+            "",
+            &[("WAGO_WEBHOOK_CONCURRENCY", "0")],
+            "webhook.concurrency",
+        ),
+        (
+            "[webhook]\nglobal_format = \"xml\"",
+            &[],
+            "webhook.global_format",
+        ),
     ];
     for (text, vars, needle) in cases {
         let err = load_str(text, vars).expect_err(text);
@@ -92,4 +112,16 @@ fn secrets_are_masked_in_debug() {
     let dbg = format!("{cfg:?}");
     assert!(!dbg.contains("super-secret-admin-token"), "{dbg}");
     assert!(dbg.contains("***"));
+}
+
+#[test]
+fn webhook_keys_and_masked_secret() {
+    let cfg = load_str(
+        "[webhook]\nglobal_url = \"http://127.0.0.1:9/h\"\nglobal_secret = \"whsec_c2VjcmV0c2VjcmV0c2VjcmV0\"\n",
+        &[("WAGO_WEBHOOK_RETRY_FIRST_MS", "50")],
+    )
+    .expect("load");
+    assert_eq!(cfg.webhook.retry_first_ms, 50);
+    assert_eq!(cfg.webhook.max_log_mib, DEFAULT_MAX_LOG_MIB);
+    assert!(!format!("{cfg:?}").contains("c2VjcmV0"));
 }

@@ -9,6 +9,8 @@ use super::{Code, Engine, SessionCtl, State};
 use crate::event::now_ms;
 use crate::store::MessageState;
 use crate::store::messages::advance;
+use crate::store::record_events;
+use serde_json::json;
 use std::sync::Arc;
 use whatsapp_rust::Client;
 use whatsapp_rust::wacore::types::events::{ConnectFailureReason, Event};
@@ -52,6 +54,9 @@ pub(super) async fn apply(
                 });
             });
             tracing::info!(session = %ctl.id, "pairing QR code issued");
+            engine
+                .publish(vec![ctl.event("session.qr_updated", None, json!({ "code": qr.code, "expiresAt": expires_at }))])
+                .await;
         }
         Event::PairingCode(pc) => {
             let expires_at = now + pc.timeout.as_millis() as i64;
@@ -95,6 +100,7 @@ pub(super) async fn apply(
                 s.last_error = None;
             });
             tracing::info!(session = %ctl.id, "connected");
+            engine.publish(vec![ctl.event("session.connected", None, json!({}))]).await;
             // Senders see delivered ticks only once we are "available".
             let c = client.clone();
             engine.inner.tasks.spawn(async move {
@@ -111,6 +117,9 @@ pub(super) async fn apply(
                 }
                 s.last_error = Some(format!("connection lost ({:?}); reconnecting", d.reason));
             });
+            engine
+                .publish(vec![ctl.event("session.disconnected", None, json!({ "reason": format!("{:?}", d.reason) }))])
+                .await;
         }
         Event::Receipt(r) => {
             let state = match r.r#type {
@@ -122,23 +131,31 @@ pub(super) async fn apply(
             let ids: Vec<String> = r.message_ids.iter().map(|m| m.to_string()).collect();
             let at = r.timestamp.timestamp_millis();
             let session = ctl.id.clone();
+            let name = match state {
+                MessageState::Delivered => "message.delivered",
+                MessageState::Read => "message.read",
+                _ => "message.played",
+            };
+            let c = ctl.clone();
             let result = engine
                 .inner
                 .store
                 .run(move |db| {
                     let tx = db.begin_write()?;
-                    let mut changed = Vec::new();
+                    let mut events = Vec::new();
                     for id in &ids {
                         if let Some(rec) = advance(&tx, &session, id, state, at)? {
-                            changed.push(rec);
+                            events.push(c.event(name, Some(rec.chat.clone()), super::message_payload(&rec)));
                         }
                     }
+                    let seqs = record_events(&tx, &events)?;
                     tx.commit()?;
-                    Ok(changed)
+                    Ok(seqs)
                 })
                 .await;
-            if let Err(e) = result {
-                tracing::error!(session = %ctl.id, error = %e, "could not record a receipt");
+            match result {
+                Ok(seqs) => engine.committed(&seqs),
+                Err(e) => tracing::error!(session = %ctl.id, error = %e, "could not record a receipt"),
             }
         }
         _ => {}

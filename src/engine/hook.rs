@@ -7,6 +7,7 @@
 use super::{Engine, SessionCtl};
 use crate::event::now_ms;
 use crate::store::messages::{StateChange, insert_inbound};
+use crate::store::record_events;
 use crate::store::{MessageRecord, MessageState};
 use std::sync::Arc;
 use whatsapp_rust::wacore::proto_helpers::MessageExt;
@@ -102,22 +103,27 @@ impl InboundDurabilityHook for StoreHook {
             std::process::abort();
         }
         let session = self.ctl.id.clone();
-        let stored = self
+        let ctl = self.ctl.clone();
+        // The messages and their webhook jobs commit together, before the ack.
+        let (stored, seqs) = self
             .engine
             .inner
             .store
             .run(move |db| {
                 let tx = db.begin_write()?;
-                let mut new = 0usize;
+                let mut events = Vec::new();
                 for rec in records {
-                    if insert_inbound(&tx, &session, rec)?.is_some() {
-                        new += 1;
+                    if let Some(rec) = insert_inbound(&tx, &session, rec)? {
+                        let name = if rec.from_me { "message.sent" } else { "message.received" };
+                        events.push(ctl.event(name, Some(rec.chat.clone()), super::message_payload(&rec)));
                     }
                 }
+                let seqs = record_events(&tx, &events)?;
                 tx.commit()?;
-                Ok(new)
+                Ok((events.len(), seqs))
             })
             .await?;
+        self.engine.committed(&seqs);
         if stored > 0 {
             let at = now_ms();
             self.ctl.update(|s| s.last_message_at = Some(at));

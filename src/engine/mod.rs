@@ -21,7 +21,8 @@ pub mod status;
 
 pub use status::{Code, SessionStatus, State};
 
-use crate::event::now_ms;
+use crate::event::{Event, Me, now_ms};
+use crate::webhook::Hub;
 use crate::store::{MessageRecord, MessageState, Store, StoreError};
 use backend::RedbBackend;
 use std::collections::HashMap;
@@ -105,6 +106,8 @@ pub struct Engine {
 
 struct Inner {
     store: Store,
+    /// Rings the webhook workers after events are committed.
+    hub: Hub,
     cfg: EngineConfig,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -121,10 +124,11 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     /// An engine over `store`; its tasks stop when `shutdown` is cancelled.
-    pub fn new(store: Store, cfg: EngineConfig, shutdown: CancellationToken) -> Engine {
+    pub fn new(store: Store, cfg: EngineConfig, hub: Hub, shutdown: CancellationToken) -> Engine {
         Engine {
             inner: Arc::new(Inner {
                 store,
+                hub,
                 cfg,
                 shutdown,
                 tasks: TaskTracker::new(),
@@ -276,6 +280,25 @@ impl Engine {
         self.inner.tasks.wait().await;
     }
 
+    /// Records `events` in the event log (and the webhook outbox) and wakes
+    /// delivery. For events that go with no other write.
+    pub(crate) async fn publish(&self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        match self.inner.store.append_events(events).await {
+            Ok(seqs) => self.committed(&seqs),
+            Err(e) => tracing::error!(error = %e, "cannot record events"),
+        }
+    }
+
+    /// Wakes delivery after a commit that recorded events `seqs`.
+    pub(crate) fn committed(&self, seqs: &[u64]) {
+        if let Some(last) = seqs.last() {
+            self.inner.hub.committed(*last);
+        }
+    }
+
     fn ctl(&self, session: &str) -> Option<Arc<SessionCtl>> {
         self.inner
             .sessions
@@ -298,6 +321,45 @@ impl Engine {
             });
         }
     }
+}
+
+impl SessionCtl {
+    /// The account as webhook receivers see it (`me`).
+    fn me(&self) -> Option<Me> {
+        let s = self.status.borrow();
+        s.jid.as_ref().map(|id| Me {
+            id: id.clone(),
+            push_name: s.push_name.clone().unwrap_or_default(),
+        })
+    }
+
+    /// A gateway event of this session.
+    fn event(&self, name: &str, chat: Option<String>, payload: serde_json::Value) -> Event {
+        Event {
+            session: self.id.clone(),
+            event: name.to_string(),
+            chat,
+            timestamp: now_ms(),
+            payload,
+            me: self.me(),
+        }
+    }
+}
+
+/// The payload of a message event.
+pub(crate) fn message_payload(m: &MessageRecord) -> serde_json::Value {
+    serde_json::json!({
+        "id": m.id,
+        "chat": m.chat,
+        "sender": m.sender,
+        "fromMe": m.from_me,
+        "type": m.kind,
+        "body": m.body,
+        "pushName": m.push_name,
+        "timestamp": m.timestamp,
+        "state": m.state,
+        "error": m.error,
+    })
 }
 
 /// Waits until the session's supervisor has stopped (its token is cancelled

@@ -128,13 +128,24 @@ async fn finish(
     state: MessageState,
     error: Option<String>,
 ) {
-    match engine
-        .inner
-        .store
-        .finish_queued(&ctl.id, id, state, error, |_, _| Ok(()))
-        .await
-    {
-        Ok(_) => {
+    let (ctl_id, me) = (ctl.id.clone(), ctl.me());
+    let name = if state == MessageState::Sent { "message.sent" } else { "message.failed" };
+    let record = move |tx: &redb::WriteTransaction, rec: &crate::store::MessageRecord| {
+        let ev = crate::event::Event {
+            session: ctl_id,
+            event: name.to_string(),
+            chat: Some(rec.chat.clone()),
+            timestamp: crate::event::now_ms(),
+            payload: super::message_payload(rec),
+            me,
+        };
+        crate::store::record_events(tx, &[ev])
+    };
+    match engine.inner.store.finish_queued(&ctl.id, id, state, error, record).await {
+        Ok(done) => {
+            if let Some((_, seqs)) = done {
+                engine.committed(&seqs);
+            }
             if state == MessageState::Sent {
                 let at = crate::event::now_ms();
                 ctl.update(|s| s.last_message_at = Some(at));

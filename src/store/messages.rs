@@ -258,7 +258,8 @@ impl Store {
     }
 
     /// Takes a message off the queue as `state` (`sent` or `failed`), in one
-    /// transaction with `extra`, which records what follows from it (events).
+    /// transaction with `extra`, which records what follows from it (events,
+    /// whose sequence numbers it returns).
     pub async fn finish_queued<F>(
         &self,
         session: &str,
@@ -266,9 +267,9 @@ impl Store {
         state: MessageState,
         error: Option<String>,
         extra: F,
-    ) -> Result<Option<MessageRecord>, StoreError>
+    ) -> Result<Option<(MessageRecord, Vec<u64>)>, StoreError>
     where
-        F: FnOnce(&WriteTransaction, &MessageRecord) -> Result<(), StoreError> + Send + 'static,
+        F: FnOnce(&WriteTransaction, &MessageRecord) -> Result<Vec<u64>, StoreError> + Send + 'static,
     {
         let (session, id) = (session.to_string(), id.to_string());
         let at = crate::event::now_ms();
@@ -286,9 +287,9 @@ impl Store {
             }
             rec.error = error;
             put(&tx, &session, &rec)?;
-            extra(&tx, &rec)?;
+            let seqs = extra(&tx, &rec)?;
             tx.commit()?;
-            Ok(Some(rec))
+            Ok(Some((rec, seqs)))
         })
         .await
     }

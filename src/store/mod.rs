@@ -6,15 +6,25 @@
 //! blocking, so async callers go through [`Store::run`], which moves the work
 //! onto tokio's blocking pool. Must not know about HTTP or WhatsApp types.
 
+mod deadletters;
 mod error;
 pub mod messages;
+mod eventlog;
+mod outbox;
 mod schema;
 mod sessions;
+mod subscriptions;
 pub mod tables;
 
+pub use deadletters::{DeadFilter, DeadLetter};
 pub use error::StoreError;
 pub use messages::{MessageRecord, MessageState};
+pub use eventlog::{LogStatus, PRUNE_BATCH, Retention};
+pub use outbox::{
+    DueJob, JobRecord, LoggedEvent, Outcome, Scan, apply_outcomes, now_ms, record_events, scan_due,
+};
 pub use sessions::{SessionRecord, hash_token};
+pub use subscriptions::{Format, SigningSecret, SubStats, Subscription};
 
 use redb::{Database, DatabaseError};
 use std::path::{Path, PathBuf};

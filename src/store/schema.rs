@@ -12,7 +12,12 @@ use redb::{Database, ReadableTable, WriteTransaction};
 type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// The upgrade steps, in order. Step `i` (1-based) brings the schema to version `i`.
-const STEPS: &[Step] = &[step_1_core, step_2_wa_keystore, step_3_messages];
+const STEPS: &[Step] = &[
+    step_1_core,
+    step_2_wa_keystore,
+    step_3_messages,
+    step_4_webhooks,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u64 = STEPS.len() as u64;
@@ -42,6 +47,17 @@ fn step_3_messages(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(MSG_CHAT_LOG)?;
     tx.open_table(MSG_CLIENT_ID)?;
     tx.open_table(SEND_QUEUE)?;
+    Ok(())
+}
+
+/// Step 4: the event log, the webhook outbox and subscriptions.
+fn step_4_webhooks(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(EVENT_LOG)?;
+    tx.open_table(EVENT_REFS)?;
+    tx.open_table(SUB_RECORD)?;
+    tx.open_table(SUB_STATS)?;
+    tx.open_table(PENDING_JOB)?;
+    tx.open_table(DEAD_JOB)?;
     Ok(())
 }
 

@@ -140,3 +140,29 @@ pub const MSG_CLIENT_ID: TableDefinition<&[u8], &str> = TableDefinition::new("ms
 
 /// session ‖ 0 ‖ seq → message id: accepted sends not yet handed to WhatsApp, in order.
 pub const SEND_QUEUE: TableDefinition<&[u8], &str> = TableDefinition::new("send_queue");
+
+// ---- Webhooks: event log, outbox, subscriptions (store::outbox, store::subscriptions) ----
+// The log and the jobs that deliver it are written in one transaction, so an
+// event is never recorded without its jobs, nor a job without its event.
+
+/// Global event sequence number → JSON `LoggedEvent`. Sequence numbers only grow
+/// (the next one is kept in `META["event_seq"]`, so pruning never reuses one).
+pub const EVENT_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("event_log");
+
+/// Event sequence number → number of jobs (pending or dead) that still need it.
+/// An event absent here is delivered everywhere and may be pruned.
+pub const EVENT_REFS: TableDefinition<u64, u32> = TableDefinition::new("event_refs");
+
+/// Subscription id → JSON `Subscription`.
+pub const SUB_RECORD: TableDefinition<u64, &[u8]> = TableDefinition::new("sub_record");
+
+/// Subscription id → JSON `SubStats` (pending, delivered, retried, dead counters).
+pub const SUB_STATS: TableDefinition<u64, &[u8]> = TableDefinition::new("sub_stats");
+
+/// (subscription id, event seq) → JSON `JobRecord`: jobs still to deliver,
+/// scanned in seq order per subscription.
+pub const PENDING_JOB: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("pending_job");
+
+/// (subscription id, event seq) → JSON `JobRecord`: jobs that gave up, kept until
+/// replayed or discarded.
+pub const DEAD_JOB: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("dead_job");
