@@ -442,3 +442,46 @@ async fn dead_letters_list_replay_discard_and_pending_jobs_survive_a_restart() {
         "{seen:?} lacks some of {more:?}"
     );
 }
+
+#[tokio::test]
+async fn a_receiver_that_hangs_does_not_slow_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::start_with(dir.path(), &fast());
+    let admin = gw.admin_token();
+    let (sid, token) = create_session(&gw, &admin, "till").await;
+    // Accepts connections and never answers: every attempt runs into the timeout.
+    let hang = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hang_addr = hang.local_addr().expect("addr");
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h2 = held.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = hang.accept().await {
+            h2.lock().expect("held").push(s);
+        }
+    });
+    let good = Receiver::start().await;
+    subscribe(
+        &gw,
+        &token,
+        json!({ "WebhookURL": format!("http://{hang_addr}/slow") }),
+    )
+    .await;
+    subscribe(&gw, &token, json!({ "WebhookURL": good.url("/fast") })).await;
+    let started = std::time::Instant::now();
+    let batch: Vec<Value> = (0..100)
+        .map(|i| json!({ "Session": sid, "Event": "message.received", "Chat": format!("{}@s.whatsapp.net", i % 10), "Payload": {} }))
+        .collect();
+    inject(&gw, &admin, Value::Array(batch)).await;
+    let hits = good.wait_for(100, Duration::from_secs(4)).await;
+    assert_eq!(hits.len(), 100, "the healthy receiver got everything");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "well within the 5 s timeout the hanging receiver keeps running into"
+    );
+    assert!(
+        !held.lock().expect("held").is_empty(),
+        "the hanging receiver was being tried"
+    );
+}
