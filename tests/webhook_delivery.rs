@@ -485,3 +485,60 @@ async fn a_receiver_that_hangs_does_not_slow_the_others() {
         "the hanging receiver was being tried"
     );
 }
+
+#[tokio::test]
+async fn global_subscription_from_config_gets_every_session_signed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rx = Receiver::start().await;
+    let opts = fast().env("WAGO_WEBHOOK_URL", &rx.url("/all"));
+    let gw = Gateway::start_with(dir.path(), &opts);
+    let secret =
+        std::fs::read_to_string(dir.path().join("webhook-secret")).expect("generated secret file");
+    let secret = secret.trim();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    // Shown once on the console (like the generated admin token), never in log lines.
+    assert_eq!(
+        gw.log_text().matches(&secret[6..]).count(),
+        1,
+        "shown exactly once"
+    );
+    let admin = gw.admin_token();
+    let (a, _) = create_session(&gw, &admin, "till").await;
+    let (b, _) = create_session(&gw, &admin, "reception").await;
+    inject(
+        &gw,
+        &admin,
+        json!([
+            { "Session": a, "Event": "message.received", "Payload": {} },
+            { "Session": b, "Event": "call.missed", "Payload": {} },
+        ]),
+    )
+    .await;
+    let hits = rx.wait_for(2, Duration::from_secs(20)).await;
+    let sessions: HashSet<String> = hits
+        .iter()
+        .map(|h| h.json()["session"].as_str().expect("session").to_string())
+        .collect();
+    assert_eq!(sessions, HashSet::from([a.clone(), b.clone()]));
+    let verdicts = verify(
+        &hits
+            .iter()
+            .map(|h| case(h, secret, &h.body, false, None))
+            .collect::<Vec<_>>(),
+    );
+    assert!(verdicts.iter().all(|v| v["ok"] == true), "{verdicts:?}");
+    // A restart keeps the same secret (no new file, same subscription).
+    gw.stop();
+    let gw = Gateway::start_with(dir.path(), &opts);
+    let again = std::fs::read_to_string(dir.path().join("webhook-secret")).expect("secret file");
+    assert_eq!(again.trim(), secret);
+    inject(
+        &gw,
+        &admin,
+        json!({ "Session": a, "Event": "message.sent", "Payload": {} }),
+    )
+    .await;
+    let hits = rx.wait_for(3, Duration::from_secs(20)).await;
+    let v = verify(&[case(&hits[2], secret, &hits[2].body, false, None)]);
+    assert_eq!(v[0]["ok"], true, "{v:?}");
+}
