@@ -60,20 +60,6 @@ pub async fn serve(
     tracing::info!(data_dir = %cfg.data_dir.display(), "store open");
 
     let admin_hash = admin_hash(&cfg, &store).await?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| DaemonError::Listen {
-            addr,
-            reason: e.to_string(),
-        })?;
-    let bound = listener.local_addr().map_err(|e| DaemonError::Listen {
-        addr,
-        reason: e.to_string(),
-    })?;
-    tracing::info!(addr = %bound, "listening");
-    on_listen(bound);
-
-    spawn_signal_watch(shutdown.clone())?;
     let w = &cfg.webhook;
     let delivery = DeliveryConfig {
         retry: RetryPolicy {
@@ -90,12 +76,33 @@ pub async fn serve(
         },
         prune_every: crate::webhook::PRUNE_EVERY,
     };
+    // Before listening: a client that sees the port open also finds the
+    // global subscription (and its generated secret file) in place.
     crate::webhook::global::sync_global(&store, w).await?;
-    let hub = Hub::new(shutdown.clone());
+    // Delivery stops with the daemon, or alone if the daemon cannot start.
+    let delivery_stop = shutdown.child_token();
+    let hub = Hub::new(delivery_stop.clone());
     let tasks = tokio_util::task::TaskTracker::new();
     crate::webhook::spawn(store.clone(), hub.clone(), delivery.clone(), &tasks)
         .map_err(|e| DaemonError::Webhook(e.to_string()))?;
     tasks.close();
+    let bound = tokio::net::TcpListener::bind(addr)
+        .await
+        .and_then(|l| Ok((l.local_addr()?, l)));
+    let (bound, listener) = match bound {
+        Ok(x) => x,
+        Err(e) => {
+            delivery_stop.cancel();
+            return Err(DaemonError::Listen {
+                addr,
+                reason: e.to_string(),
+            });
+        }
+    };
+    tracing::info!(addr = %bound, "listening");
+    on_listen(bound);
+
+    spawn_signal_watch(shutdown.clone())?;
     let engine = Engine::new(
         store.clone(),
         engine_config(&cfg),
@@ -141,7 +148,7 @@ pub async fn serve(
     }
     // Workers finish their in-flight attempts and commit them; whatever is
     // still unsent stays pending on disk for the next start.
-    shutdown.cancel();
+    delivery_stop.cancel();
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
         tracing::warn!("webhook workers did not stop in time; their jobs stay pending");
     }

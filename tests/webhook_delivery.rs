@@ -442,3 +442,103 @@ async fn dead_letters_list_replay_discard_and_pending_jobs_survive_a_restart() {
         "{seen:?} lacks some of {more:?}"
     );
 }
+
+#[tokio::test]
+async fn a_receiver_that_hangs_does_not_slow_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::start_with(dir.path(), &fast());
+    let admin = gw.admin_token();
+    let (sid, token) = create_session(&gw, &admin, "till").await;
+    // Accepts connections and never answers: every attempt runs into the timeout.
+    let hang = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hang_addr = hang.local_addr().expect("addr");
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h2 = held.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = hang.accept().await {
+            h2.lock().expect("held").push(s);
+        }
+    });
+    let good = Receiver::start().await;
+    subscribe(
+        &gw,
+        &token,
+        json!({ "WebhookURL": format!("http://{hang_addr}/slow") }),
+    )
+    .await;
+    subscribe(&gw, &token, json!({ "WebhookURL": good.url("/fast") })).await;
+    let started = std::time::Instant::now();
+    let batch: Vec<Value> = (0..100)
+        .map(|i| json!({ "Session": sid, "Event": "message.received", "Chat": format!("{}@s.whatsapp.net", i % 10), "Payload": {} }))
+        .collect();
+    inject(&gw, &admin, Value::Array(batch)).await;
+    let hits = good.wait_for(100, Duration::from_secs(4)).await;
+    assert_eq!(hits.len(), 100, "the healthy receiver got everything");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "well within the 5 s timeout the hanging receiver keeps running into"
+    );
+    assert!(
+        !held.lock().expect("held").is_empty(),
+        "the hanging receiver was being tried"
+    );
+}
+
+#[tokio::test]
+async fn global_subscription_from_config_gets_every_session_signed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rx = Receiver::start().await;
+    let opts = fast().env("WAGO_WEBHOOK_URL", &rx.url("/all"));
+    let gw = Gateway::start_with(dir.path(), &opts);
+    let secret =
+        std::fs::read_to_string(dir.path().join("webhook-secret")).expect("generated secret file");
+    let secret = secret.trim();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    // Shown once on the console (like the generated admin token), never in log lines.
+    assert_eq!(
+        gw.log_text().matches(&secret[6..]).count(),
+        1,
+        "shown exactly once"
+    );
+    let admin = gw.admin_token();
+    let (a, _) = create_session(&gw, &admin, "till").await;
+    let (b, _) = create_session(&gw, &admin, "reception").await;
+    inject(
+        &gw,
+        &admin,
+        json!([
+            { "Session": a, "Event": "message.received", "Payload": {} },
+            { "Session": b, "Event": "call.missed", "Payload": {} },
+        ]),
+    )
+    .await;
+    let hits = rx.wait_for(2, Duration::from_secs(20)).await;
+    let sessions: HashSet<String> = hits
+        .iter()
+        .map(|h| h.json()["session"].as_str().expect("session").to_string())
+        .collect();
+    assert_eq!(sessions, HashSet::from([a.clone(), b.clone()]));
+    let verdicts = verify(
+        &hits
+            .iter()
+            .map(|h| case(h, secret, &h.body, false, None))
+            .collect::<Vec<_>>(),
+    );
+    assert!(verdicts.iter().all(|v| v["ok"] == true), "{verdicts:?}");
+    // A restart keeps the same secret (no new file, same subscription).
+    gw.stop();
+    let gw = Gateway::start_with(dir.path(), &opts);
+    let again = std::fs::read_to_string(dir.path().join("webhook-secret")).expect("secret file");
+    assert_eq!(again.trim(), secret);
+    inject(
+        &gw,
+        &admin,
+        json!({ "Session": a, "Event": "message.sent", "Payload": {} }),
+    )
+    .await;
+    let hits = rx.wait_for(3, Duration::from_secs(20)).await;
+    let v = verify(&[case(&hits[2], secret, &hits[2].body, false, None)]);
+    assert_eq!(v[0]["ok"], true, "{v:?}");
+}

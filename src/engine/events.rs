@@ -55,7 +55,11 @@ pub(super) async fn apply(
             });
             tracing::info!(session = %ctl.id, "pairing QR code issued");
             engine
-                .publish(vec![ctl.event("session.qr_updated", None, json!({ "code": qr.code, "expiresAt": expires_at }))])
+                .publish(vec![ctl.event(
+                    "session.qr_updated",
+                    None,
+                    json!({ "code": qr.code, "expiresAt": expires_at }),
+                )])
                 .await;
         }
         Event::PairingCode(pc) => {
@@ -100,7 +104,9 @@ pub(super) async fn apply(
                 s.last_error = None;
             });
             tracing::info!(session = %ctl.id, "connected");
-            engine.publish(vec![ctl.event("session.connected", None, json!({}))]).await;
+            engine
+                .publish(vec![ctl.event("session.connected", None, json!({}))])
+                .await;
             // Senders see delivered ticks only once we are "available".
             let c = client.clone();
             engine.inner.tasks.spawn(async move {
@@ -118,7 +124,11 @@ pub(super) async fn apply(
                 s.last_error = Some(format!("connection lost ({:?}); reconnecting", d.reason));
             });
             engine
-                .publish(vec![ctl.event("session.disconnected", None, json!({ "reason": format!("{:?}", d.reason) }))])
+                .publish(vec![ctl.event(
+                    "session.disconnected",
+                    None,
+                    json!({ "reason": format!("{:?}", d.reason) }),
+                )])
                 .await;
         }
         Event::Receipt(r) => {
@@ -145,7 +155,11 @@ pub(super) async fn apply(
                     let mut events = Vec::new();
                     for id in &ids {
                         if let Some(rec) = advance(&tx, &session, id, state, at)? {
-                            events.push(c.event(name, Some(rec.chat.clone()), super::message_payload(&rec)));
+                            events.push(c.event(
+                                name,
+                                Some(rec.chat.clone()),
+                                super::message_payload(&rec),
+                            ));
                         }
                     }
                     let seqs = record_events(&tx, &events)?;
@@ -155,7 +169,9 @@ pub(super) async fn apply(
                 .await;
             match result {
                 Ok(seqs) => engine.committed(&seqs),
-                Err(e) => tracing::error!(session = %ctl.id, error = %e, "could not record a receipt"),
+                Err(e) => {
+                    tracing::error!(session = %ctl.id, error = %e, "could not record a receipt")
+                }
             }
         }
         _ => {}

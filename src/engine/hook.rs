@@ -114,8 +114,16 @@ impl InboundDurabilityHook for StoreHook {
                 let mut events = Vec::new();
                 for rec in records {
                     if let Some(rec) = insert_inbound(&tx, &session, rec)? {
-                        let name = if rec.from_me { "message.sent" } else { "message.received" };
-                        events.push(ctl.event(name, Some(rec.chat.clone()), super::message_payload(&rec)));
+                        let name = if rec.from_me {
+                            "message.sent"
+                        } else {
+                            "message.received"
+                        };
+                        events.push(ctl.event(
+                            name,
+                            Some(rec.chat.clone()),
+                            super::message_payload(&rec),
+                        ));
                     }
                 }
                 let seqs = record_events(&tx, &events)?;

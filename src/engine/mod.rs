@@ -22,8 +22,8 @@ pub mod status;
 pub use status::{Code, SessionStatus, State};
 
 use crate::event::{Event, Me, now_ms};
-use crate::webhook::Hub;
 use crate::store::{MessageRecord, MessageState, Store, StoreError};
+use crate::webhook::Hub;
 use backend::RedbBackend;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -129,7 +129,11 @@ async fn finish(
     error: Option<String>,
 ) {
     let (ctl_id, me) = (ctl.id.clone(), ctl.me());
-    let name = if state == MessageState::Sent { "message.sent" } else { "message.failed" };
+    let name = if state == MessageState::Sent {
+        "message.sent"
+    } else {
+        "message.failed"
+    };
     let record = move |tx: &redb::WriteTransaction, rec: &crate::store::MessageRecord| {
         let ev = crate::event::Event {
             session: ctl_id,
@@ -141,7 +145,12 @@ async fn finish(
         };
         crate::store::record_events(tx, &[ev])
     };
-    match engine.inner.store.finish_queued(&ctl.id, id, state, error, record).await {
+    match engine
+        .inner
+        .store
+        .finish_queued(&ctl.id, id, state, error, record)
+        .await
+    {
         Ok(done) => {
             if let Some((_, seqs)) = done {
                 engine.committed(&seqs);

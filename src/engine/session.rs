@@ -103,7 +103,11 @@ async fn finish(engine: &Engine, ctl: &SessionCtl, outcome: Outcome) {
                 tracing::error!(session = %ctl.id, error = %e, "could not wipe the keys after logout");
             }
             tracing::info!(session = %ctl.id, "logged out; keys wiped");
-            let ev = ctl.event("session.logged_out", None, serde_json::json!({ "reason": reason }));
+            let ev = ctl.event(
+                "session.logged_out",
+                None,
+                serde_json::json!({ "reason": reason }),
+            );
             engine.publish(vec![ev]).await;
             ctl.update(|s| {
                 s.state = State::LoggedOut;

@@ -269,7 +269,9 @@ impl Store {
         extra: F,
     ) -> Result<Option<(MessageRecord, Vec<u64>)>, StoreError>
     where
-        F: FnOnce(&WriteTransaction, &MessageRecord) -> Result<Vec<u64>, StoreError> + Send + 'static,
+        F: FnOnce(&WriteTransaction, &MessageRecord) -> Result<Vec<u64>, StoreError>
+            + Send
+            + 'static,
     {
         let (session, id) = (session.to_string(), id.to_string());
         let at = crate::event::now_ms();

@@ -8,8 +8,8 @@
 
 mod deadletters;
 mod error;
-pub mod messages;
 mod eventlog;
+pub mod messages;
 mod outbox;
 mod schema;
 mod sessions;
@@ -18,8 +18,8 @@ pub mod tables;
 
 pub use deadletters::{DeadFilter, DeadLetter};
 pub use error::StoreError;
-pub use messages::{MessageRecord, MessageState};
 pub use eventlog::{LogStatus, PRUNE_BATCH, Retention};
+pub use messages::{MessageRecord, MessageState};
 pub use outbox::{
     DueJob, JobRecord, LoggedEvent, Outcome, Scan, apply_outcomes, now_ms, record_events, scan_due,
 };

@@ -365,7 +365,6 @@ impl Store {
     }
 }
 
-
 pub use crate::event::now_ms;
 
 #[cfg(test)]

@@ -254,3 +254,99 @@ where
     });
     Ok(sender)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncWriteExt;
+
+    /// A loopback HTTP server answering 204 and counting its connections.
+    async fn counting_server() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let conns = Arc::new(AtomicUsize::new(0));
+        let c = conns.clone();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(|_req| async {
+                        let mut r = hyper::Response::new(Full::new(Bytes::new()));
+                        *r.status_mut() = hyper::StatusCode::NO_CONTENT;
+                        Ok::<_, std::convert::Infallible>(r)
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(s), svc)
+                        .await;
+                });
+            }
+        });
+        (addr, conns)
+    }
+
+    fn client() -> Client {
+        Client::new(tls_config().expect("tls"), Duration::from_secs(2))
+    }
+
+    #[tokio::test]
+    async fn connections_are_reused() {
+        let (addr, conns) = counting_server().await;
+        let c = client();
+        for _ in 0..5 {
+            let r = c
+                .post(
+                    &format!("http://{addr}/h"),
+                    &[],
+                    Bytes::from_static(b"{}"),
+                    Duration::from_secs(5),
+                )
+                .await
+                .expect("post");
+            assert_eq!(r.status, 204);
+        }
+        assert_eq!(
+            conns.load(Ordering::SeqCst),
+            1,
+            "one keep-alive connection for five posts"
+        );
+    }
+
+    #[tokio::test]
+    async fn https_speaks_tls_and_never_falls_back_to_plaintext() {
+        // A plaintext server: the TLS handshake must fail, not send the body in clear.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let err = client()
+            .post(
+                &format!("https://{addr}/h"),
+                &[],
+                Bytes::from_static(b"{}"),
+                Duration::from_secs(5),
+            )
+            .await
+            .expect_err("not TLS");
+        assert!(matches!(err, DeliveryError::Tls(_)), "{err}");
+        let err = client()
+            .post(
+                "ftp://127.0.0.1/",
+                &[],
+                Bytes::new(),
+                Duration::from_secs(1),
+            )
+            .await
+            .expect_err("bad scheme");
+        assert!(matches!(err, DeliveryError::BadUrl(_)), "{err}");
+    }
+}

@@ -74,7 +74,9 @@ async fn queue_is_in_order_and_finishing_removes_the_head() {
     let mut sent = Vec::new();
     while let Some(next) = store.next_queued("s").await.expect("next") {
         store
-            .finish_queued("s", &next.id, MessageState::Sent, None, |_, _| Ok(Vec::new()))
+            .finish_queued("s", &next.id, MessageState::Sent, None, |_, _| {
+                Ok(Vec::new())
+            })
             .await
             .expect("finish");
         sent.push(next.id);
