@@ -290,7 +290,10 @@ async fn a_schema_1_file_upgrades_to_the_key_store() {
             .expect("meta")
             .get("schema_version")
             .expect("get");
-        assert_eq!(version.map(|v| v.value()), Some(2));
+        assert_eq!(
+            version.map(|v| v.value()),
+            Some(wago::store::SCHEMA_VERSION)
+        );
         for def in WA_TABLES {
             tx.open_table(*def).expect("key-store table exists");
         }

@@ -75,6 +75,20 @@ async fn wait_for(
     }
 }
 
+/// SIGTERM and wait for a clean exit without blocking this runtime, on which
+/// the simulator runs (the gateway's client talks to it while closing).
+async fn stop(mut gw: Gateway) -> bool {
+    gw.signal("TERM");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = gw.wait(Duration::ZERO) {
+            return status.success();
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn user_of(jid: &str) -> &str {
     jid.split(['@', ':']).next().unwrap_or(jid)
 }
@@ -144,7 +158,7 @@ async fn qr_pairing_then_restart_logs_in_without_a_qr() {
     assert_eq!(v["error"], "not_pairing");
 
     // Restart: the session logs in again from redb alone, with IK, no QR.
-    assert!(gw.stop().success());
+    assert!(stop(gw).await);
     let logins_before = sim.logins().len();
     let gw = start(dir.path(), &sim);
     let st = wait_for(
@@ -401,7 +415,7 @@ async fn a_dropped_connection_reconnects_and_a_server_logout_wipes_the_keys() {
     )
     .await;
     assert_eq!(st["data"]["LoggedIn"], false);
-    assert!(gw.stop().success());
+    assert!(stop(gw).await);
     let store =
         wago::store::Store::open(dir.path(), wago::store::DEFAULT_CACHE_BYTES).expect("open store");
     let backend = wago::engine::backend::RedbBackend::new(store, id);
@@ -486,7 +500,7 @@ async fn sends_accepted_while_offline_go_out_in_order_after_reconnect() {
         ids.push(v["data"]["Id"].as_str().expect("id").to_string());
     }
     // A restart while offline loses nothing.
-    assert!(gw.stop().success());
+    assert!(stop(gw).await);
     let gw = start(dir.path(), &sim);
     sim.set_online(true);
     wait_for(
@@ -571,11 +585,11 @@ async fn a_crash_between_receipt_and_commit_loses_nothing() {
         .as_str()
         .expect("jid")
         .to_string();
-    assert!(gw.stop().success());
+    assert!(stop(gw).await);
     // The same gateway, now set to die inside the durability hook.
     let mut gw = Gateway::start_with(
         dir.path(),
-        &opts(&sim).env("WAGO_TEST_CRASH_BEFORE_INBOUND_COMMIT", "1"),
+        &opts(&sim).env("TEST_WAGO_CRASH_BEFORE_INBOUND_COMMIT", "1"),
     );
     wait_for(
         &gw,
@@ -590,16 +604,23 @@ async fn a_crash_between_receipt_and_commit_loses_nothing() {
         .send_text(&sim.phone().jid(), "booking for Tuesday")
         .await
         .expect("contact sends");
-    let status = gw
-        .wait(Duration::from_secs(30))
-        .expect("the gateway crashed in the hook");
+    // Poll without blocking: the simulator runs on this test's runtime.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = gw.wait(Duration::ZERO) {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gateway did not crash in the hook; log:\n{}",
+            gw.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(!status.success());
     drop(gw);
     assert!(
-        sim.unacked_messages(&device)
-            .expect("device")
-            .iter()
-            .any(|m| *m == id),
+        sim.unacked_messages(&device).expect("device").contains(&id),
         "WhatsApp still holds the message: it was never acked"
     );
     // Restart normally: WhatsApp redelivers, the box commits it once.
@@ -624,4 +645,34 @@ async fn a_crash_between_receipt_and_commit_loses_nothing() {
             .map(|m| m["Body"].clone()),
         Some(json!("booking for Tuesday"))
     );
+}
+
+#[tokio::test]
+async fn inbound_after_a_restart() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path(), &sim);
+    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
+    pair(&gw, &sim, &token).await;
+    assert!(stop(gw).await);
+    let gw = start(dir.path(), &sim);
+    wait_for(
+        &gw,
+        &token,
+        "/session/status",
+        Duration::from_secs(30),
+        |_, v| v["data"]["State"] == "connected",
+    )
+    .await;
+    let id = sim
+        .contact(CONTACT)
+        .send_text(&sim.phone().jid(), "after restart")
+        .await
+        .expect("contact sends");
+    wait_for(&gw, &token, "/messages", Duration::from_secs(20), |_, v| {
+        v["data"]["Messages"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["Id"] == id.as_str()))
+    })
+    .await;
 }

@@ -96,7 +96,7 @@ impl InboundDurabilityHook for StoreHook {
         // feature, which a release build refuses): the process dies between
         // receiving a user message and committing it.
         #[cfg(feature = "test-sim")]
-        if std::env::var_os("WAGO_TEST_CRASH_BEFORE_INBOUND_COMMIT").is_some()
+        if std::env::var_os("TEST_WAGO_CRASH_BEFORE_INBOUND_COMMIT").is_some()
             && !records.is_empty()
         {
             tracing::error!("test crash injection: aborting before the inbound commit");

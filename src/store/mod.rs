@@ -23,6 +23,7 @@ pub use messages::{MessageRecord, MessageState};
 pub use outbox::{
     DueJob, JobRecord, LoggedEvent, Outcome, Scan, apply_outcomes, now_ms, record_events, scan_due,
 };
+pub use schema::SCHEMA_VERSION;
 pub use sessions::{SessionRecord, hash_token};
 pub use subscriptions::{Format, SigningSecret, SubStats, Subscription};
 
