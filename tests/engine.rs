@@ -9,6 +9,8 @@ compile_error!(
 );
 
 mod common;
+#[path = "support/receiver.rs"]
+mod receiver;
 
 use common::{Gateway, Opts, client, create_session};
 use serde_json::{Value, json};
@@ -675,4 +677,96 @@ async fn inbound_after_a_restart() {
             .is_some_and(|m| m.iter().any(|m| m["Id"] == id.as_str()))
     })
     .await;
+}
+
+#[tokio::test]
+async fn whatsapp_traffic_reaches_the_webhook_receiver() {
+    let sim = Simulator::start().await.expect("sim");
+    let hook = receiver::Receiver::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path(), &sim);
+    let r = client()
+        .post(gw.url("/session/init"))
+        .header("token", gw.admin_token())
+        .json(&json!({ "Name": "till", "WebhookURL": hook.url("/hook"), "Events": ["All"] }))
+        .send()
+        .await
+        .expect("init");
+    assert_eq!(r.status(), 201);
+    let token = r.json::<Value>().await.expect("json")["data"]["Token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    pair(&gw, &sim, &token).await;
+    let contact = sim.contact(CONTACT);
+    let id = contact
+        .send_text(&sim.phone().jid(), "Is the clinic open on Saturday?")
+        .await
+        .expect("contact sends");
+    let (status, v) = post(
+        &gw,
+        &token,
+        "/send/text",
+        json!({ "Phone": CONTACT, "Body": "Yes, 9 to 12" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let out_id = v["data"]["Id"].as_str().expect("id").to_string();
+    contact
+        .wait_for_text(Duration::from_secs(20))
+        .await
+        .expect("reply delivered");
+    // The receiver sees the inbound message, the send, and the session events.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let events = loop {
+        let events: Vec<Value> = hook.hits().iter().map(|h| h.json()).collect();
+        let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+        if names.contains(&"message.received")
+            && names.contains(&"message.sent")
+            && names.contains(&"session.connected")
+        {
+            break events;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "webhook events so far: {names:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let received = events
+        .iter()
+        .find(|e| e["event"] == "message.received")
+        .expect("received");
+    assert_eq!(received["payload"]["id"], id.as_str());
+    assert_eq!(
+        received["payload"]["body"],
+        "Is the clinic open on Saturday?"
+    );
+    assert_eq!(
+        user_of(received["payload"]["sender"].as_str().expect("sender")),
+        CONTACT
+    );
+    assert_eq!(received["engine"], "wago");
+    assert_eq!(
+        user_of(received["me"]["id"].as_str().expect("me")),
+        user_of(&sim.phone().jid())
+    );
+    let sent = events
+        .iter()
+        .find(|e| e["event"] == "message.sent")
+        .expect("sent");
+    assert_eq!(sent["payload"]["id"], out_id.as_str());
+    let hit = hook
+        .hits()
+        .into_iter()
+        .find(|h| h.json()["event"] == "message.received")
+        .expect("hit");
+    assert!(
+        hit.header("webhook-signature").starts_with("v1,"),
+        "signed by default"
+    );
+    assert_eq!(
+        hit.header("x-wa-request-id"),
+        received["id"].as_str().unwrap_or_default()
+    );
 }
