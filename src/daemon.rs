@@ -4,10 +4,15 @@
 //! Owns start-up order and shutdown: one [`CancellationToken`] reaches every
 //! task; on cancel the server stops accepting, drains in-flight requests for
 //! the grace period, and the store is closed last.
+//!
+//! The [`Supervisor`] tells systemd about it: STATUS= while starting, READY=1
+//! once the store is open and the server listens, watchdog pings while the
+//! accept loop checks in.
 
 use crate::api::{App, Limits};
 use crate::config::Config;
 use crate::store::{Store, StoreError, hash_token};
+use crate::supervisor::{Criticality, DEFAULT_MAX_SILENCE, Supervisor};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -34,6 +39,9 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(String),
+    /// A critical task failed and could not be restarted.
+    #[error("{0}")]
+    TaskFailed(String),
 }
 
 /// Runs the gateway until `shutdown` is cancelled or a signal arrives.
@@ -47,6 +55,9 @@ pub async fn serve(
         addr: SocketAddr::from(([0, 0, 0, 0], 0)),
         reason: e.to_string(),
     })?;
+    let supervisor = Supervisor::new(shutdown.clone());
+    let _watchdog = supervisor.spawn_watchdog();
+    supervisor.status("Starting: opening the store");
     let dir = cfg.data_dir.clone();
     let cache = (cfg.store.cache_mib as usize) * 1024 * 1024;
     let store = tokio::task::spawn_blocking(move || Store::open(&dir, cache))
@@ -69,6 +80,9 @@ pub async fn serve(
     on_listen(bound);
 
     spawn_signal_watch(shutdown.clone())?;
+    let accept_beat =
+        supervisor.heartbeat("http-accept", Criticality::Critical, DEFAULT_MAX_SILENCE);
+    supervisor.ready(&format!("Serving on {bound}"));
     let app = Arc::new(App {
         store: store.clone(),
         admin_hash,
@@ -81,12 +95,16 @@ pub async fn serve(
         listener,
         app,
         shutdown,
+        accept_beat,
         Duration::from_secs(cfg.http.header_timeout_secs),
         Duration::from_secs(cfg.http.shutdown_grace_secs),
     )
     .await;
     tracing::info!("stopped");
-    Ok(())
+    match supervisor.failure() {
+        Some(reason) => Err(DaemonError::TaskFailed(reason)),
+        None => Ok(()),
+    }
 }
 
 /// The admin token's hash: from config, else the stored one, else a new

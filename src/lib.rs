@@ -15,6 +15,7 @@
 //! - [`engine`]: the only module that imports `whatsapp_rust`; one client per session.
 //! - [`store`]: the single redb file: table definitions, schema upgrades, domain methods.
 //! - [`daemon`]: `wago serve`: wires the parts together under one cancellation token.
+//! - [`supervisor`]: task heartbeats, restarts with backoff, and systemd's READY/STATUS/WATCHDOG.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -24,3 +25,4 @@ pub mod engine;
 pub mod event;
 pub mod server;
 pub mod store;
+pub mod supervisor;
