@@ -10,13 +10,14 @@ die() { printf 'check-deb.sh: %s: %s\n' "$deb" "$*" >&2; exit 1; }
 [ "$(dpkg-deb -f "$deb" Architecture)" = "$arch" ] || die "Architecture is not $arch"
 [ "$(dpkg-deb -f "$deb" Package)" = wago ] || die "Package is not wago"
 dpkg-deb -f "$deb" Depends | grep -q 'libc6 (>= 2\.' || die "Depends lacks a libc6 version"
-files=$(dpkg-deb -c "$deb" | awk '{print $6}')
+listing=$(dpkg-deb -c "$deb")
+files=$(awk '{print $6}' <<<"$listing")
 for f in ./usr/bin/wago ./usr/lib/systemd/system/wago.service \
   ./usr/lib/systemd/system/wago-display.service ./etc/wago/wago.toml \
   ./usr/lib/udev/rules.d/60-wago-display.rules ./usr/share/doc/wago/copyright; do
   grep -qx "$f" <<<"$files" || die "lacks $f"
 done
-dpkg-deb -c "$deb" | grep -q '^-rwxr-xr-x root/root .* ./usr/bin/wago$' || die "wago not root-owned 0755"
+grep -q '^-rwxr-xr-x root/root .* ./usr/bin/wago$' <<<"$listing" || die "wago not root-owned 0755"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 dpkg-deb -e "$deb" "$tmp/ctl"
