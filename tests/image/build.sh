@@ -120,6 +120,9 @@ rootfs() {
   for m in $(module_closure $ROOTFS_MODULES); do
     install -D -m644 "$KMOD/$m" "$r/lib/modules/$KVER/$m"
   done
+  for m in modules.order modules.builtin modules.builtin.modinfo; do
+    cp "$KMOD/$m" "$r/lib/modules/$KVER/$m"
+  done
   depmod -b "$r" "$KVER" || die "depmod in the rootfs failed"
   mkfs.ext4 -q -F -L wago-root -d "$r" "$W/rootfs.img" 1G || die "mkfs.ext4 -d failed"
   rm -rf "$r"
