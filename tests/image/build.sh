@@ -16,6 +16,9 @@ base_rootfs() {
   mirror=$(debian_mirror)
   key=$(printf '%s %s %s' "$SUITE" "$INCLUDE" "$mirror" | md5sum | cut -c1-12)
   base="$CACHE/rootfs-$SUITE-arm64-$key.tar"
+  # tests/image/prepare.sh may be building it in the background right now.
+  exec 9>"$CACHE/rootfs.lock"
+  flock 9
   if [ ! -f "$base" ]; then
     printf 'debootstrap %s arm64 from %s (cached afterwards in %s)\n' "$SUITE" "$mirror" "$CACHE" >&2
     mkdir -p "$CACHE/debs"
@@ -26,6 +29,7 @@ base_rootfs() {
     tar -C "$tmp/root" -cf "$base.part" . && mv "$base.part" "$base"
     rm -rf "$tmp"
   fi
+  flock -u 9
   printf '%s\n' "$base"
 }
 
@@ -34,11 +38,11 @@ kernel_and_busybox() {
   local kpkg
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     dpkg --add-architecture arm64
-    apt-get update -qq || die "apt-get update (arm64) failed"
+    apt-get -o DPkg::Lock::Timeout=600 update -qq || die "apt-get update (arm64) failed"
   fi
   kpkg=$(apt-cache depends linux-image-arm64:arm64 | sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*\).*/\1/p' | head -1)
   if [ -z "$kpkg" ]; then
-    apt-get update -qq || die "apt-get update failed"
+    apt-get -o DPkg::Lock::Timeout=600 update -qq || die "apt-get update failed"
     kpkg=$(apt-cache depends linux-image-arm64:arm64 | sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*\).*/\1/p' | head -1)
   fi
   [ -n "$kpkg" ] || die "cannot find the kernel package linux-image-arm64 depends on"

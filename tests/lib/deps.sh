@@ -14,12 +14,12 @@ need_pkgs() {
   [ ${#missing[@]} -eq 0 ] && return 0
   command -v apt-get >/dev/null || die "apt-get not found; install by hand: ${missing[*]}"
   if [ -z "$APT_UPDATED" ]; then
-    apt-get update -qq || die "apt-get update failed"
+    apt-get -o DPkg::Lock::Timeout=600 update -qq || die "apt-get update failed"
     APT_UPDATED=1
     export APT_UPDATED
   fi
   printf 'installing: %s\n' "${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
     || die "apt-get install ${missing[*]} failed"
 }
 
