@@ -30,7 +30,7 @@ fn start(data: &Path, sock: &Path, watchdog_pid: &str) -> Daemon {
         .env("WAGO_DATA_DIR", data)
         .env("WAGO_LISTEN", "127.0.0.1:0")
         .env("NOTIFY_SOCKET", sock)
-        .env("WATCHDOG_USEC", "400000")
+        .env("WATCHDOG_USEC", "1000000")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -89,13 +89,13 @@ fn ready_status_and_regular_watchdog_pings() {
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert!(status.ends_with("; 1 task checking in"), "{status}");
 
-    // WATCHDOG_USEC=400 ms: a ping every ~200 ms, with no long gap.
+    // WATCHDOG_USEC=1 s: a ping every ~500 ms, never a gap systemd would punish.
     let pings: Vec<Instant> = lines
         .iter()
         .filter(|(_, l)| l == "WATCHDOG=1")
         .map(|(t, _)| *t)
         .collect();
-    assert!(pings.len() >= 10, "{} pings in 4 s: {text:?}", pings.len());
+    assert!(pings.len() >= 5, "{} pings in 4 s: {text:?}", pings.len());
     let after_ready: Vec<&Instant> = pings.iter().filter(|t| **t >= lines[ready].0).collect();
     for w in after_ready.windows(2) {
         assert!(
