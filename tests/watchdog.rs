@@ -97,12 +97,11 @@ fn ready_status_and_regular_watchdog_pings() {
         .collect();
     assert!(pings.len() >= 5, "{} pings in 4 s: {text:?}", pings.len());
     let after_ready: Vec<&Instant> = pings.iter().filter(|t| **t >= lines[ready].0).collect();
-    for w in after_ready.windows(2) {
-        assert!(
-            *w[1] - *w[0] < Duration::from_millis(400),
-            "gap between pings"
-        );
-    }
+    let gaps: Vec<Duration> = after_ready.windows(2).map(|w| *w[1] - *w[0]).collect();
+    assert!(
+        gaps.iter().all(|g| *g < Duration::from_secs(1)),
+        "gaps between pings: {gaps:?}"
+    );
     assert!(
         !text.iter().any(|l| l.starts_with("STATUS=STALLED")),
         "{text:?}"
