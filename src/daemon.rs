@@ -4,11 +4,16 @@
 //! Owns start-up order and shutdown: one [`CancellationToken`] reaches every
 //! task; on cancel the server stops accepting, drains in-flight requests for
 //! the grace period, and the store is closed last.
+//!
+//! The [`Supervisor`] tells systemd about it: STATUS= while starting, READY=1
+//! once the store is open and the server listens, watchdog pings while the
+//! accept loop checks in.
 
 use crate::api::{App, Limits, WebhookSettings};
 use crate::config::Config;
 use crate::engine::{Engine, EngineConfig};
 use crate::store::{Retention, Store, StoreError, hash_token};
+use crate::supervisor::{Criticality, DEFAULT_MAX_SILENCE, Supervisor};
 use crate::webhook::{DeliveryConfig, Hub, retry::RetryPolicy};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -39,6 +44,9 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(String),
+    /// A critical task failed and could not be restarted.
+    #[error("{0}")]
+    TaskFailed(String),
 }
 
 /// Runs the gateway until `shutdown` is cancelled or a signal arrives.
@@ -52,6 +60,9 @@ pub async fn serve(
         addr: SocketAddr::from(([0, 0, 0, 0], 0)),
         reason: e.to_string(),
     })?;
+    let supervisor = Supervisor::new(shutdown.clone());
+    let _watchdog = supervisor.spawn_watchdog();
+    supervisor.status("Starting: opening the store");
     let dir = cfg.data_dir.clone();
     let cache = (cfg.store.cache_mib as usize) * 1024 * 1024;
     let store = tokio::task::spawn_blocking(move || Store::open(&dir, cache))
@@ -114,6 +125,9 @@ pub async fn serve(
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "cannot resume sessions"),
     }
+    let accept_beat =
+        supervisor.heartbeat("http-accept", Criticality::Critical, DEFAULT_MAX_SILENCE);
+    supervisor.ready(&format!("Serving on {bound}"));
     let app = Arc::new(App {
         hub,
         webhooks: WebhookSettings {
@@ -134,6 +148,7 @@ pub async fn serve(
         listener,
         app,
         shutdown.clone(),
+        accept_beat,
         Duration::from_secs(cfg.http.header_timeout_secs),
         grace,
     )
@@ -153,7 +168,10 @@ pub async fn serve(
         tracing::warn!("webhook workers did not stop in time; their jobs stay pending");
     }
     tracing::info!("stopped");
-    Ok(())
+    match supervisor.failure() {
+        Some(reason) => Err(DaemonError::TaskFailed(reason)),
+        None => Ok(()),
+    }
 }
 
 fn engine_config(cfg: &Config) -> EngineConfig {

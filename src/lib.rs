@@ -16,6 +16,7 @@
 //! - [`store`]: the single redb file: table definitions, schema upgrades, domain methods.
 //! - [`webhook`]: store-and-forward delivery: one worker per subscription, retries, signing.
 //! - [`daemon`]: `wago serve`: wires the parts together under one cancellation token.
+//! - [`supervisor`]: task heartbeats, restarts with backoff, and systemd's READY/STATUS/WATCHDOG.
 #![forbid(unsafe_code)]
 
 // The simulator's certificate skip must never reach a product binary.
@@ -31,4 +32,5 @@ pub mod engine;
 pub mod event;
 pub mod server;
 pub mod store;
+pub mod supervisor;
 pub mod webhook;

@@ -6,6 +6,7 @@
 //! and close, and waits for them up to a grace period.
 
 use crate::api::App;
+use crate::supervisor::{HEARTBEAT_INTERVAL, Heartbeat};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -21,19 +22,25 @@ pub const MAX_CONNECTIONS: usize = 256;
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then drains.
 ///
+/// The accept loop beats `heartbeat` every [`HEARTBEAT_INTERVAL`], busy or
+/// idle, so the supervisor sees it is still being polled.
 /// Returns once every connection has closed or `grace` has passed.
 pub async fn run(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: CancellationToken,
+    heartbeat: Heartbeat,
     header_timeout: Duration,
     grace: Duration,
 ) {
     let conns = TaskTracker::new();
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
     loop {
+        heartbeat.beat();
         let permit = tokio::select! {
             _ = shutdown.cancelled() => break,
+            _ = tick.tick() => continue,
             p = permits.clone().acquire_owned() => match p {
                 Ok(p) => p,
                 Err(_) => break,
@@ -41,6 +48,7 @@ pub async fn run(
         };
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
+            _ = tick.tick() => continue,
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
