@@ -146,6 +146,25 @@ async fn pair(gw: &Gateway, sim: &Simulator, token: &str) -> Duration {
     qr_after
 }
 
+/// A gateway on the simulator with one session, paired: (simulator, data
+/// directory, gateway, session token).
+async fn paired_gateway(name: &str) -> (Simulator, tempfile::TempDir, Gateway, String) {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path(), &sim);
+    let (_, token) = create_session(&gw, &gw.admin_token(), name).await;
+    pair(&gw, &sim, &token).await;
+    (sim, dir, gw, token)
+}
+
+/// Waits until the session reports `connected`.
+async fn wait_connected(gw: &Gateway, token: &str, limit: Duration) -> Value {
+    wait_for(gw, token, "/session/status", limit, |_, v| {
+        v["data"]["State"] == "connected"
+    })
+    .await
+}
+
 #[tokio::test]
 async fn qr_pairing_then_restart_logs_in_without_a_qr() {
     let sim = Simulator::start().await.expect("sim");
@@ -163,14 +182,7 @@ async fn qr_pairing_then_restart_logs_in_without_a_qr() {
     assert!(stop(gw).await);
     let logins_before = sim.logins().len();
     let gw = start(dir.path(), &sim);
-    let st = wait_for(
-        &gw,
-        &token,
-        "/session/status",
-        Duration::from_secs(30),
-        |_, v| v["data"]["State"] == "connected",
-    )
-    .await;
+    let st = wait_connected(&gw, &token, Duration::from_secs(30)).await;
     assert_eq!(
         user_of(st["data"]["Jid"].as_str().expect("jid")),
         user_of(&sim.phone().jid())
@@ -190,11 +202,7 @@ async fn qr_pairing_then_restart_logs_in_without_a_qr() {
 
 #[tokio::test]
 async fn send_text_is_decrypted_by_the_contact_once_and_receipts_move_its_state() {
-    let sim = Simulator::start().await.expect("sim");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let gw = start(dir.path(), &sim);
-    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
-    pair(&gw, &sim, &token).await;
+    let (sim, _dir, gw, token) = paired_gateway("till").await;
     let contact = sim.contact(CONTACT);
 
     let body = "Your order #42 is ready for pick-up 🎉";
@@ -309,11 +317,7 @@ async fn send_text_is_decrypted_by_the_contact_once_and_receipts_move_its_state(
 
 #[tokio::test]
 async fn inbound_text_is_stored_with_sender_and_chat() {
-    let sim = Simulator::start().await.expect("sim");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let gw = start(dir.path(), &sim);
-    let (_, token) = create_session(&gw, &gw.admin_token(), "reception").await;
-    pair(&gw, &sim, &token).await;
+    let (sim, _dir, gw, token) = paired_gateway("reception").await;
     let contact = sim.contact(CONTACT);
     let id = contact
         .send_text(&sim.phone().jid(), "Can I book for Tuesday?")
@@ -378,14 +382,7 @@ async fn a_dropped_connection_reconnects_and_a_server_logout_wipes_the_keys() {
     sim.drop_connections().await;
     // It comes back by itself, and messages flow again.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    wait_for(
-        &gw,
-        &token,
-        "/session/status",
-        Duration::from_secs(30),
-        |_, v| v["data"]["State"] == "connected",
-    )
-    .await;
+    wait_connected(&gw, &token, Duration::from_secs(30)).await;
     sim.wait_logged_in(1, Duration::from_secs(30))
         .await
         .expect("logged in again");
@@ -458,24 +455,13 @@ async fn pairing_by_phone_number_code() {
         .enter_pair_code(&code)
         .await
         .expect("the phone enters the code");
-    let st = wait_for(
-        &gw,
-        &token,
-        "/session/status",
-        Duration::from_secs(60),
-        |_, v| v["data"]["State"] == "connected",
-    )
-    .await;
+    let st = wait_connected(&gw, &token, Duration::from_secs(60)).await;
     assert_eq!(user_of(st["data"]["Jid"].as_str().expect("jid")), phone);
 }
 
 #[tokio::test]
 async fn sends_accepted_while_offline_go_out_in_order_after_reconnect() {
-    let sim = Simulator::start().await.expect("sim");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let gw = start(dir.path(), &sim);
-    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
-    pair(&gw, &sim, &token).await;
+    let (sim, dir, gw, token) = paired_gateway("till").await;
     sim.set_online(false);
     wait_for(
         &gw,
@@ -505,14 +491,7 @@ async fn sends_accepted_while_offline_go_out_in_order_after_reconnect() {
     assert!(stop(gw).await);
     let gw = start(dir.path(), &sim);
     sim.set_online(true);
-    wait_for(
-        &gw,
-        &token,
-        "/session/status",
-        Duration::from_secs(60),
-        |_, v| v["data"]["State"] == "connected",
-    )
-    .await;
+    wait_connected(&gw, &token, Duration::from_secs(60)).await;
     let contact = sim.contact(CONTACT);
     let mut got = Vec::new();
     for _ in 0..3 {
@@ -533,11 +512,7 @@ async fn sends_accepted_while_offline_go_out_in_order_after_reconnect() {
 
 #[tokio::test]
 async fn disconnect_keeps_the_keys_and_logout_unlinks_the_box() {
-    let sim = Simulator::start().await.expect("sim");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let gw = start(dir.path(), &sim);
-    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
-    pair(&gw, &sim, &token).await;
+    let (sim, _dir, gw, token) = paired_gateway("till").await;
     let (status, v) = post(&gw, &token, "/session/disconnect", json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(v["data"]["State"], "disconnected");
@@ -545,14 +520,7 @@ async fn disconnect_keeps_the_keys_and_logout_unlinks_the_box() {
     // Connecting again needs no QR: the keys were kept.
     let (status, _) = post(&gw, &token, "/session/connect", json!({})).await;
     assert_eq!(status, 200);
-    wait_for(
-        &gw,
-        &token,
-        "/session/status",
-        Duration::from_secs(30),
-        |_, v| v["data"]["State"] == "connected",
-    )
-    .await;
+    wait_connected(&gw, &token, Duration::from_secs(30)).await;
     assert_eq!(sim.logins().last(), Some(&HandshakeKind::Ik));
     // Our own logout: logged out on WhatsApp (the device is refused from now
     // on) and the keys are gone; connecting again starts a new pairing.
@@ -578,11 +546,7 @@ async fn disconnect_keeps_the_keys_and_logout_unlinks_the_box() {
 
 #[tokio::test]
 async fn a_crash_between_receipt_and_commit_loses_nothing() {
-    let sim = Simulator::start().await.expect("sim");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let gw = start(dir.path(), &sim);
-    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
-    pair(&gw, &sim, &token).await;
+    let (sim, dir, gw, token) = paired_gateway("till").await;
     let device = get(&gw, &token, "/session/status").await.1["data"]["Jid"]
         .as_str()
         .expect("jid")
@@ -593,14 +557,7 @@ async fn a_crash_between_receipt_and_commit_loses_nothing() {
         dir.path(),
         &opts(&sim).env("TEST_WAGO_CRASH_BEFORE_INBOUND_COMMIT", "1"),
     );
-    wait_for(
-        &gw,
-        &token,
-        "/session/status",
-        Duration::from_secs(30),
-        |_, v| v["data"]["State"] == "connected",
-    )
-    .await;
+    wait_connected(&gw, &token, Duration::from_secs(30)).await;
     let id = sim
         .contact(CONTACT)
         .send_text(&sim.phone().jid(), "booking for Tuesday")
@@ -651,21 +608,10 @@ async fn a_crash_between_receipt_and_commit_loses_nothing() {
 
 #[tokio::test]
 async fn inbound_after_a_restart() {
-    let sim = Simulator::start().await.expect("sim");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let gw = start(dir.path(), &sim);
-    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
-    pair(&gw, &sim, &token).await;
+    let (sim, dir, gw, token) = paired_gateway("till").await;
     assert!(stop(gw).await);
     let gw = start(dir.path(), &sim);
-    wait_for(
-        &gw,
-        &token,
-        "/session/status",
-        Duration::from_secs(30),
-        |_, v| v["data"]["State"] == "connected",
-    )
-    .await;
+    wait_connected(&gw, &token, Duration::from_secs(30)).await;
     let id = sim
         .contact(CONTACT)
         .send_text(&sim.phone().jid(), "after restart")
