@@ -81,6 +81,9 @@ async fn gateway_side() -> (u64, u64, f64) {
             "WAGO_WA_VERSION",
             format!("{}.{}.{}", VERSION.0, VERSION.1, VERSION.2),
         )
+        // The same allocator tuning as the bare client (which inherits this
+        // process's environment), when the run sets one.
+        .envs(std::env::var("MALLOC_ARENA_MAX").map(|v| ("MALLOC_ARENA_MAX", v)))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
