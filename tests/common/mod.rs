@@ -191,10 +191,13 @@ impl Drop for Gateway {
     }
 }
 
-/// An HTTP client that never uses a proxy.
+/// An HTTP client that never uses a proxy, and opens a fresh connection per
+/// request: after an early error answer (413 before the body was read) the
+/// server closes the connection, and a pooled client could race to reuse it.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
+        .pool_max_idle_per_host(0)
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client")
