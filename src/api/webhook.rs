@@ -253,6 +253,22 @@ fn apply(
     Ok(show)
 }
 
+/// A new, empty subscription of `session`, filled in by [`apply`].
+fn blank(session: &str, main: bool) -> Subscription {
+    Subscription {
+        id: 0,
+        session: Some(session.to_string()),
+        main,
+        url: String::new(),
+        events: Vec::new(),
+        format: Format::Json,
+        secrets: Vec::new(),
+        headers: Vec::new(),
+        form_token: None,
+        created_at: now_ms(),
+    }
+}
+
 fn not_found() -> ApiError {
     let mut e = ApiError::new(
         StatusCode::NOT_FOUND,
@@ -288,18 +304,7 @@ async fn create(
             format!("a session has at most {MAX_SUBSCRIPTIONS} subscriptions"),
         ));
     }
-    let mut sub = Subscription {
-        id: 0,
-        session: Some(rec.id.clone()),
-        main,
-        url: String::new(),
-        events: Vec::new(),
-        format: Format::Json,
-        secrets: Vec::new(),
-        headers: Vec::new(),
-        form_token: None,
-        created_at: now_ms(),
-    };
+    let mut sub = blank(&rec.id, main);
     let shown = apply(app, &mut sub, input, true)?;
     let sub = app.store.create_subscription(sub).await?;
     app.hub.subscriptions_changed();
@@ -418,18 +423,7 @@ pub async fn create_main_at_init(
         events: Some(events),
         ..SubInput::default()
     };
-    let mut sub = Subscription {
-        id: 0,
-        session: Some(rec.id.clone()),
-        main: true,
-        url: String::new(),
-        events: Vec::new(),
-        format: Format::Json,
-        secrets: Vec::new(),
-        headers: Vec::new(),
-        form_token: None,
-        created_at: now_ms(),
-    };
+    let mut sub = blank(&rec.id, true);
     let shown = apply(app, &mut sub, input, true)?;
     app.store.create_subscription(sub).await?;
     app.hub.subscriptions_changed();

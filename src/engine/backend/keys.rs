@@ -69,6 +69,20 @@ impl KeyBuf {
     }
 }
 
+/// `session ‖ 0x00 ‖ lp(chat) ‖ lp(sender) ‖ id`: the key of the per-message
+/// tables (pending inbound messages, message secrets).
+pub(crate) fn chat_sender_id_key(
+    p: &SessionPrefix,
+    chat: &str,
+    sender: &str,
+    id: &str,
+) -> Result<Vec<u8>, BackendError> {
+    Ok(p.key()
+        .part(chat.as_bytes())?
+        .part(sender.as_bytes())?
+        .last(id.as_bytes()))
+}
+
 /// Splits one length-prefixed component off the front of `rest`.
 pub(crate) fn split_part(rest: &[u8]) -> Option<(&[u8], &[u8])> {
     let (len, rest) = rest.split_first_chunk::<4>()?;

@@ -8,26 +8,14 @@
 //! clobbered by `0`.
 
 use super::codec::SecretRow;
-use super::keys::SessionPrefix;
-use super::{BackendError, RedbBackend, WaResult, get, remove_where};
+use super::keys::chat_sender_id_key;
+use super::{RedbBackend, WaResult, get, remove_where};
 use crate::store::tables::WA_MSG_SECRET;
 use redb::TableHandle;
 use whatsapp_rust::async_trait;
 use whatsapp_rust::wacore::store::traits::{
     MsgSecretEntry, MsgSecretStore, merge_msg_secret_expiry, merge_msg_secret_message_ts,
 };
-
-fn secret_key(
-    p: &SessionPrefix,
-    chat: &str,
-    sender: &str,
-    id: &str,
-) -> Result<Vec<u8>, BackendError> {
-    Ok(p.key()
-        .part(chat.as_bytes())?
-        .part(sender.as_bytes())?
-        .last(id.as_bytes()))
-}
 
 #[async_trait]
 impl MsgSecretStore for RedbBackend {
@@ -38,7 +26,7 @@ impl MsgSecretStore for RedbBackend {
         self.write(move |tx, p| {
             let mut table = tx.open_table(WA_MSG_SECRET)?;
             for e in &entries {
-                let key = secret_key(p, &e.chat, &e.sender, &e.msg_id)?;
+                let key = chat_sender_id_key(p, &e.chat, &e.sender, &e.msg_id)?;
                 let incoming = SecretRow {
                     secret: e.secret,
                     expires_at: e.expires_at,
@@ -82,7 +70,7 @@ impl MsgSecretStore for RedbBackend {
     ) -> WaResult<Option<(Vec<u8>, i64)>> {
         let (chat, sender, id) = (chat.to_string(), sender.to_string(), msg_id.to_string());
         self.read(move |tx, p| {
-            let key = secret_key(p, &chat, &sender, &id)?;
+            let key = chat_sender_id_key(p, &chat, &sender, &id)?;
             match get(&tx.open_table(WA_MSG_SECRET)?, &key)? {
                 Some(row) => {
                     let row = SecretRow::decode(WA_MSG_SECRET.name(), &row)?;

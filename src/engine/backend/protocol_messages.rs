@@ -8,7 +8,7 @@
 //! receipt consumes a payload at most once.
 
 use super::codec::{split_timestamped, timestamped};
-use super::keys::SessionPrefix;
+use super::keys::{SessionPrefix, chat_sender_id_key};
 use super::{BackendError, RedbBackend, WaResult, get, remove_where};
 use crate::store::tables::{WA_PENDING_INBOUND, WA_SENT_MESSAGE};
 use redb::{TableDefinition, TableHandle};
@@ -17,18 +17,6 @@ use whatsapp_rust::wacore::time::now_secs;
 
 fn sent_key(p: &SessionPrefix, chat: &str, id: &str) -> Result<Vec<u8>, BackendError> {
     Ok(p.key().part(chat.as_bytes())?.last(id.as_bytes()))
-}
-
-fn inbound_key(
-    p: &SessionPrefix,
-    chat: &str,
-    sender: &str,
-    id: &str,
-) -> Result<Vec<u8>, BackendError> {
-    Ok(p.key()
-        .part(chat.as_bytes())?
-        .part(sender.as_bytes())?
-        .last(id.as_bytes()))
 }
 
 /// An owned pending-inbound key.
@@ -87,7 +75,7 @@ impl RedbBackend {
         self.write(move |tx, p| {
             let mut table = tx.open_table(WA_PENDING_INBOUND)?;
             for ((chat, sender, id), message) in &rows {
-                let key = inbound_key(p, chat, sender, id)?;
+                let key = chat_sender_id_key(p, chat, sender, id)?;
                 table.insert(key.as_slice(), timestamped(now, message).as_slice())?;
             }
             Ok(())
@@ -103,7 +91,7 @@ impl RedbBackend {
     ) -> WaResult<Option<Vec<u8>>> {
         let (chat, sender, id) = (chat.to_string(), sender.to_string(), id.to_string());
         self.read(move |tx, p| {
-            let key = inbound_key(p, &chat, &sender, &id)?;
+            let key = chat_sender_id_key(p, &chat, &sender, &id)?;
             match get(&tx.open_table(WA_PENDING_INBOUND)?, &key)? {
                 Some(row) => {
                     let (_, message) = split_timestamped(WA_PENDING_INBOUND.name(), &row)?;
@@ -123,7 +111,7 @@ impl RedbBackend {
         self.write(move |tx, p| {
             let mut table = tx.open_table(WA_PENDING_INBOUND)?;
             for (chat, sender, id) in &keys {
-                table.remove(inbound_key(p, chat, sender, id)?.as_slice())?;
+                table.remove(chat_sender_id_key(p, chat, sender, id)?.as_slice())?;
             }
             Ok(())
         })
