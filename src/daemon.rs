@@ -13,7 +13,7 @@ use crate::api::{App, Limits, WebhookSettings};
 use crate::config::Config;
 use crate::engine::{Engine, EngineConfig};
 use crate::store::{Retention, Store, StoreError, hash_token};
-use crate::supervisor::{Criticality, DEFAULT_MAX_SILENCE, Supervisor};
+use crate::supervisor::{Checkin, Criticality, DEFAULT_MAX_SILENCE, Supervisor};
 use crate::webhook::{DeliveryConfig, Hub, retry::RetryPolicy};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -86,6 +86,7 @@ pub async fn serve(
             max_bytes: w.max_log_mib * 1024 * 1024,
         },
         prune_every: crate::webhook::PRUNE_EVERY,
+        checkin: supervisor.checkin(),
     };
     // Before listening: a client that sees the port open also finds the
     // global subscription (and its generated secret file) in place.
@@ -116,7 +117,7 @@ pub async fn serve(
     spawn_signal_watch(shutdown.clone())?;
     let engine = Engine::new(
         store.clone(),
-        engine_config(&cfg),
+        engine_config(&cfg, supervisor.checkin()),
         hub.clone(),
         shutdown.child_token(),
     );
@@ -174,7 +175,7 @@ pub async fn serve(
     }
 }
 
-fn engine_config(cfg: &Config) -> EngineConfig {
+fn engine_config(cfg: &Config, checkin: Checkin) -> EngineConfig {
     let wa = &cfg.whatsapp;
     EngineConfig {
         server_url: (!wa.server_url.is_empty()).then(|| wa.server_url.clone()),
@@ -182,6 +183,7 @@ fn engine_config(cfg: &Config) -> EngineConfig {
         version: wa.version_triple().ok().flatten(),
         max_connect_failures: wa.max_connect_failures,
         send_attempts: wa.send_attempts,
+        checkin,
     }
 }
 

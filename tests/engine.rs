@@ -716,3 +716,104 @@ async fn whatsapp_traffic_reaches_the_webhook_receiver() {
         received["id"].as_str().unwrap_or_default()
     );
 }
+
+/// Reads the fake systemd socket on its own task, so the gateway never
+/// blocks on a full socket queue while the test is busy elsewhere.
+fn notify_lines(sock: tokio::net::UnixDatagram) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        while let Ok(n) = sock.recv(&mut buf).await {
+            for line in String::from_utf8_lossy(&buf[..n]).lines() {
+                if tx.send(line.to_string()).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Notify lines (`KEY=value`) until `pred` holds for one; fails the test
+/// after `limit`.
+async fn notify_until(
+    lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    limit: Duration,
+    pred: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let line = tokio::time::timeout_at(deadline, lines.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out; notify lines so far: {seen:?}"))
+            .expect("the socket reader runs");
+        let done = pred(&line);
+        seen.push(line);
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[tokio::test]
+async fn session_loops_and_webhook_workers_check_in_with_the_watchdog() {
+    let sim = Simulator::start().await.expect("sim");
+    let hook = receiver::Receiver::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock_path = dir.path().join("notify.sock");
+    let mut sock =
+        notify_lines(tokio::net::UnixDatagram::bind(&sock_path).expect("bind notify socket"));
+    let mut o = opts(&sim).env("TEST_WAGO_STALL_EVENT_LOOP", "1");
+    o.notify_socket = Some(sock_path);
+    let gw = Gateway::start_with(&dir.path().join("data"), &o);
+    // Alone, the accept loop is the only task.
+    notify_until(&mut sock, Duration::from_secs(10), |l| {
+        l.starts_with("STATUS=Serving on ") && l.ends_with("; 1 task checking in")
+    })
+    .await;
+    let r = client()
+        .post(gw.url("/session/init"))
+        .header("token", gw.admin_token())
+        .json(&json!({ "Name": "till", "WebhookURL": hook.url("/hook"), "Events": ["All"] }))
+        .send()
+        .await
+        .expect("init");
+    assert_eq!(r.status(), 201);
+    let token = r.json::<Value>().await.expect("json")["data"]["Token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    pair(&gw, &sim, &token).await;
+    // Accept loop + this session's engine loop + the subscription's worker.
+    notify_until(&mut sock, Duration::from_secs(15), |l| {
+        l.ends_with("; 3 tasks checking in")
+    })
+    .await;
+    let healthy = notify_until(&mut sock, Duration::from_secs(3), |l| l == "WATCHDOG=1").await;
+    assert!(
+        healthy.iter().all(|l| !l.starts_with("STATUS=STALLED")),
+        "{healthy:?}"
+    );
+
+    // The injected fault hangs the session's event loop on the next inbound
+    // message: its heartbeat stops, STATUS names it and the pings stop, so
+    // systemd would kill and restart the gateway.
+    sim.contact(CONTACT)
+        .send_text(&sim.phone().jid(), "hello?")
+        .await
+        .expect("contact sends");
+    let lines = notify_until(&mut sock, Duration::from_secs(30), |l| {
+        l.starts_with("STATUS=STALLED: critical task engine:")
+    })
+    .await;
+    let stalled = lines.last().expect("a line");
+    assert!(stalled.contains("watchdog ping withheld"), "{stalled}");
+    let pinged = tokio::time::timeout(
+        Duration::from_secs(3),
+        notify_until(&mut sock, Duration::from_secs(4), |l| l == "WATCHDOG=1"),
+    )
+    .await;
+    assert!(pinged.is_err(), "a watchdog ping was sent while stalled");
+    drop(gw);
+}

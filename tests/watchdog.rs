@@ -3,8 +3,9 @@
 //! set to the child's own pid (`sh -c 'WATCHDOG_PID=$$ exec wago'`).
 //!
 //! The stalled-task case (no ping, STATUS= says why) is tested on the
-//! supervisor itself with tokio's paused clock (`src/supervisor/tests.rs`):
-//! the product binary has no switch to stall itself.
+//! supervisor itself with tokio's paused clock (`src/supervisor/tests.rs`)
+//! and end to end in `tests/engine.rs` with a test-only fault (only in
+//! `test-sim` builds) that hangs a session's event loop.
 
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;

@@ -33,6 +33,17 @@ pub(super) async fn apply(
     event: &Event,
     failures: &mut u32,
 ) -> Flow {
+    // Test-only fault injection (behind the simulator feature, which a
+    // release build refuses): once connected, the event loop hangs on the
+    // next inbound message, as it would on a store call that never returns.
+    #[cfg(feature = "test-sim")]
+    if matches!(event, Event::Messages(_))
+        && ctl.status.borrow().state == State::Connected
+        && std::env::var_os("TEST_WAGO_STALL_EVENT_LOOP").is_some()
+    {
+        tracing::error!("test stall injection: the event loop hangs");
+        std::future::pending::<()>().await;
+    }
     if let Some(outcome) = decide(event, failures, engine.inner.cfg.max_connect_failures) {
         if let Outcome::Failed(reason) = &outcome {
             ctl.update(|s| s.last_error = Some(reason.clone()));

@@ -44,6 +44,8 @@ pub struct EngineConfig {
     pub max_connect_failures: u32,
     /// Send attempts per message while connected.
     pub send_attempts: u32,
+    /// Registers each session loop's heartbeat with the supervisor.
+    pub checkin: crate::supervisor::Checkin,
 }
 
 /// What the engine can fail with.

@@ -12,6 +12,7 @@ use super::events::{self, Flow};
 use super::hook::StoreHook;
 use super::http::HyperHttp;
 use super::{Command, Engine, SessionCtl, State, backend::RedbBackend, sender};
+use crate::supervisor::{Criticality, DEFAULT_MAX_SILENCE, HEARTBEAT_INTERVAL};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
@@ -158,8 +159,19 @@ async fn run_once(
         instance.clone(),
     ));
     let mut failures = 0u32;
+    // Events are applied inline below, so a stuck store write or event
+    // handler silences this heartbeat and the watchdog ping stops with it.
+    let beat = engine.inner.cfg.checkin.register(
+        &format!("engine:{}", ctl.id),
+        Criticality::Critical,
+        DEFAULT_MAX_SILENCE,
+    );
+    let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let outcome = loop {
+        beat.beat();
         tokio::select! {
+            _ = tick.tick() => {}
             _ = ctl.cancel.cancelled() => break Outcome::Stopped,
             cmd = commands.recv() => match cmd {
                 Some(Command::Disconnect) | None => break Outcome::Stopped,
@@ -178,6 +190,8 @@ async fn run_once(
             _ = &mut handle => break Outcome::Exited,
         }
     };
+    // Closing may take a while; it is no longer this loop's liveness.
+    drop(beat);
     instance.cancel();
     if !matches!(outcome, Outcome::Exited) {
         // Flushes buffered receipts and state before closing.

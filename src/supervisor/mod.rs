@@ -97,6 +97,12 @@ impl Supervisor {
         self.inner.registry.register(name, criticality, max_silence)
     }
 
+    /// A handle that registers heartbeats for tasks started later (each
+    /// session's engine loop, each webhook worker).
+    pub fn checkin(&self) -> Checkin {
+        Checkin(Some(self.clone()))
+    }
+
     /// The shutdown token the supervisor watches (and cancels on failure).
     pub fn shutdown(&self) -> &CancellationToken {
         &self.inner.shutdown
@@ -215,6 +221,41 @@ impl Supervisor {
         self.inner
             .notifier
             .notify(&[Note::Stopping, Note::Status("Stopping".into())]);
+    }
+}
+
+/// Registers heartbeats for tasks that come and go; without a supervisor
+/// (benchmarks, library use) the heartbeats are watched by nobody.
+#[derive(Clone, Default)]
+pub struct Checkin(Option<Supervisor>);
+
+impl Checkin {
+    /// Heartbeats nobody watches.
+    pub fn unwatched() -> Checkin {
+        Checkin(None)
+    }
+
+    /// Registers a task (see [`Supervisor::heartbeat`]).
+    pub fn register(
+        &self,
+        name: &str,
+        criticality: Criticality,
+        max_silence: Duration,
+    ) -> Heartbeat {
+        match &self.0 {
+            Some(s) => s.heartbeat(name, criticality, max_silence),
+            None => Heartbeat::detached(name),
+        }
+    }
+}
+
+impl std::fmt::Debug for Checkin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Checkin(supervised)"
+        } else {
+            "Checkin(unwatched)"
+        })
     }
 }
 

@@ -53,6 +53,8 @@ pub struct DeliveryConfig {
     pub retention: Retention,
     /// How often retention runs.
     pub prune_every: Duration,
+    /// Registers each worker's heartbeat with the supervisor.
+    pub checkin: crate::supervisor::Checkin,
 }
 
 impl Default for DeliveryConfig {
@@ -67,6 +69,7 @@ impl Default for DeliveryConfig {
                 max_bytes: 64 * 1024 * 1024,
             },
             prune_every: PRUNE_EVERY,
+            checkin: crate::supervisor::Checkin::unwatched(),
         }
     }
 }

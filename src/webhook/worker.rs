@@ -18,6 +18,7 @@ use super::sign;
 use crate::store::{
     DueJob, Outcome, Store, StoreError, Subscription, apply_outcomes, now_ms, scan_due,
 };
+use crate::supervisor::{Criticality, DEFAULT_MAX_SILENCE, HEARTBEAT_INTERVAL};
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -56,7 +57,17 @@ pub async fn run(
     let mut dirty = true;
     let mut stopping = false;
     let mut pause_until: Option<tokio::time::Instant> = None;
+    // Scans and commit hand-offs happen inline in this loop, so a stuck store
+    // silences the heartbeat and the watchdog ping stops with it.
+    let beat = cfg.checkin.register(
+        &format!("webhook:{}", sub.id),
+        Criticality::Critical,
+        DEFAULT_MAX_SILENCE,
+    );
+    let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        beat.beat();
         let paused = pause_until.is_some_and(|t| tokio::time::Instant::now() < t);
         if dirty && !stopping && !paused && tasks.len() < cfg.concurrency {
             dirty = false;
@@ -141,6 +152,7 @@ pub async fn run(
                 dirty = true;
             }
             _ = stop.cancelled(), if !stopping => stopping = true,
+            _ = tick.tick() => {}
         }
     }
 }

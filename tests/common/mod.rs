@@ -28,6 +28,9 @@ pub struct Opts {
     pub env: Vec<(String, String)>,
     /// Extra arguments.
     pub args: Vec<String>,
+    /// Run under a fake systemd: `NOTIFY_SOCKET` set to this path,
+    /// `WATCHDOG_USEC=1000000` and `WATCHDOG_PID` the gateway's own pid.
+    pub notify_socket: Option<PathBuf>,
 }
 
 impl Opts {
@@ -39,7 +42,19 @@ impl Opts {
 
 /// The command line of the gateway binary with a clean environment.
 pub fn command(data: &Path, opts: &Opts) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wago"));
+    let mut cmd = match &opts.notify_socket {
+        // `exec` keeps the shell's pid, so `$$` is the gateway's pid.
+        Some(_) => {
+            let mut c = Command::new("sh");
+            c.args([
+                "-c",
+                "WATCHDOG_PID=$$ exec \"$0\" \"$@\"",
+                env!("CARGO_BIN_EXE_wago"),
+            ]);
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_wago")),
+    };
     cmd.args(&opts.args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -49,6 +64,10 @@ pub fn command(data: &Path, opts: &Opts) -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    if let Some(sock) = &opts.notify_socket {
+        cmd.env("NOTIFY_SOCKET", sock)
+            .env("WATCHDOG_USEC", "1000000");
+    }
     for (k, v) in &opts.env {
         cmd.env(k, v);
     }
