@@ -45,7 +45,7 @@ pub use contact::{Contact, ReceiptKind};
 pub use media::SimHttpClient;
 pub use noise::HandshakeKind;
 pub use pairing::{PairedDevice, Phone};
-pub use state::{ClientReceipt, ReceivedMessage};
+pub use state::{ClientChatState, ClientReceipt, ReceivedMessage};
 
 use anyhow::{anyhow, bail};
 use state::{ContactState, DeviceId, Outbound, Shared};
@@ -120,6 +120,31 @@ impl Simulator {
     /// Serves the same blobs as [`Simulator::http_client`].
     pub fn media_url(&self) -> String {
         format!("http://{}", self.media_addr)
+    }
+
+    /// Chat states (typing, recording, paused) the client sent, oldest first.
+    pub fn client_chat_states(&self) -> Vec<ClientChatState> {
+        self.shared.lock().client_chat_states.clone()
+    }
+
+    /// Waits until the client sent chat state `state` to a JID starting
+    /// with `to_user` (a phone number or a full JID).
+    pub async fn wait_for_client_chat_state(
+        &self,
+        to_user: &str,
+        state: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<ClientChatState> {
+        self.shared
+            .wait_until(timeout, |s| {
+                s.lock()
+                    .client_chat_states
+                    .iter()
+                    .find(|c| c.to.starts_with(to_user) && c.state == state)
+                    .cloned()
+            })
+            .await
+            .ok_or_else(|| anyhow!("no `{state}` chat state to {to_user} within {timeout:?}"))
     }
 
     /// The URL to give `TokioWebSocketTransportFactory::with_url`.
