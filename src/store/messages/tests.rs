@@ -213,7 +213,13 @@ async fn payload_and_media_survive_reopen_and_media_goes_with_the_send() {
             .expect("again");
         assert!(!created);
         assert_eq!(again.id, "M");
-        assert!(store.outbound_media("s", "M2").await.expect("get").is_none());
+        assert!(
+            store
+                .outbound_media("s", "M2")
+                .await
+                .expect("get")
+                .is_none()
+        );
     }
     let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("reopen");
     let head = store.next_queued("s").await.expect("next").expect("queued");
@@ -224,7 +230,10 @@ async fn payload_and_media_survive_reopen_and_media_goes_with_the_send() {
             ..
         })
     ));
-    assert_eq!(store.outbound_media("s", "M").await.expect("get"), Some(media));
+    assert_eq!(
+        store.outbound_media("s", "M").await.expect("get"),
+        Some(media)
+    );
     store
         .finish_queued("s", "M", MessageState::Sent, None, |_, _| Ok(vec![]))
         .await
