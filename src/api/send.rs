@@ -405,7 +405,7 @@ pub(super) async fn quote(
         if let Some(rec) = app.store.message(session, id).await? {
             quoted_text = rec.body.clone();
             if participant.is_none() && !rec.sender.is_empty() {
-                participant = Some(rec.sender.clone());
+                participant = Some(without_device(&rec.sender));
             }
         }
     }
@@ -415,4 +415,32 @@ pub(super) async fn quote(
         quoted_text,
         mentioned,
     }))
+}
+
+/// `user:device@server` → `user@server` (a quote names the account, not a device).
+fn without_device(jid: &str) -> String {
+    match (jid.split_once('@'), jid.find(':')) {
+        (Some((user, server)), Some(colon)) if colon < user.len() => {
+            format!("{}@{server}", &user[..colon])
+        }
+        _ => jid.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_participant_has_no_device() {
+        assert_eq!(
+            without_device("155512:7@s.whatsapp.net"),
+            "155512@s.whatsapp.net"
+        );
+        assert_eq!(
+            without_device("155512@s.whatsapp.net"),
+            "155512@s.whatsapp.net"
+        );
+        assert_eq!(without_device("1203@g.us"), "1203@g.us");
+    }
 }
