@@ -111,3 +111,24 @@ impl HttpClient for HyperHttp {
             .map_err(|_| anyhow::anyhow!("HTTP request timed out after {REQUEST_TIMEOUT:?}"))?
     }
 }
+
+#[cfg(all(test, feature = "test-sim"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_redirect_keeps_path_and_query_and_leaves_http_alone() {
+        let mut http = HyperHttp::new();
+        assert_eq!(
+            http.target("https://mmg.whatsapp.net/x"),
+            "https://mmg.whatsapp.net/x"
+        );
+        http.media_redirect = Some("http://127.0.0.1:9".into());
+        assert_eq!(
+            http.target("https://127.0.0.1:5/mms/image/t?auth=a&token=t"),
+            "http://127.0.0.1:9/mms/image/t?auth=a&token=t"
+        );
+        assert_eq!(http.target("https://host"), "http://127.0.0.1:9/");
+        assert_eq!(http.target("http://127.0.0.1:7/a"), "http://127.0.0.1:7/a");
+    }
+}
