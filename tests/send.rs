@@ -364,6 +364,34 @@ async fn every_kind_reaches_the_contact_and_media_round_trips() {
         .collect();
     assert_eq!(states, [json!("pending"), json!("sent")]);
     assert_eq!(contact.received().await.len(), 12, "each exactly once");
+    // The log lists them oldest first, with their kinds, for X-API-Key clients too.
+    let r = client()
+        .get(gw.url(&format!("/messages?chat={CONTACT}&limit=100")))
+        .header("X-API-Key", &token)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(r.status(), 200);
+    let page: Value = r.json().await.expect("json");
+    let kinds: Vec<_> = page["data"]["Messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["Type"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "text", "text", "location", "contact", "poll", "image", "video", "audio", "document",
+            "sticker", "text", "text"
+        ]
+    );
+    let r = client()
+        .get(gw.url("/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(r.status(), 200);
 }
 
 #[tokio::test]
