@@ -969,6 +969,13 @@ async fn expiry() {
     })
     .await;
     assert!(ev["success"] == true);
+    // Nothing can act on a message that never went out.
+    let (status, v) = post(&gw, &token, "/message/revoke", json!({ "Id": id })).await;
+    assert_eq!(
+        (status, v["details"]["field"].as_str()),
+        (422, Some("Id")),
+        "{v}"
+    );
     sim.set_online(true);
     wait_state(&gw, &token, true).await;
     tokio::time::sleep(Duration::from_secs(1)).await;

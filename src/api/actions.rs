@@ -248,6 +248,12 @@ async fn target(
     phone: Option<&str>,
 ) -> Result<MessageRecord, ApiError> {
     let rec = find(app, session, id, "Id").await?;
+    if rec.state == crate::store::MessageState::Failed {
+        return Err(ApiError::field(
+            "Id",
+            format!("message {id} failed and never reached WhatsApp"),
+        ));
+    }
     if let Some(p) = phone.filter(|p| !p.is_empty()) {
         let chat = crate::engine::jid::normalize(p)
             .map_err(|e| ApiError::field("Phone", e.to_string()))?;

@@ -40,7 +40,7 @@ struct SendMedia {
     file_name: Option<String>,
     #[serde(rename = "MimeType", alias = "Mimetype", default)]
     mime_type: Option<String>,
-    #[serde(rename = "PTT", alias = "Ptt", default)]
+    #[serde(rename = "PTT", alias = "Ptt", alias = "ptt", default)]
     ptt: bool,
     #[serde(rename = "Id", default)]
     id: Option<String>,
