@@ -30,6 +30,12 @@ pub const DEFAULT_CACHE_MIB: u64 = 4;
 pub const DEFAULT_MAX_CONNECT_FAILURES: u32 = 5;
 /// Send attempts per message while connected.
 pub const DEFAULT_SEND_ATTEMPTS: u32 = 5;
+/// Default oldest age of a queued send before it fails (24 h).
+pub const DEFAULT_SEND_MAX_AGE_SECS: u64 = 24 * 3600;
+/// Default largest media file a send accepts (16 MiB, WhatsApp's image/video scale).
+pub const DEFAULT_MEDIA_MAX_BYTES: u64 = 16 * 1024 * 1024;
+/// Default time a media URL fetch may take.
+pub const DEFAULT_MEDIA_FETCH_TIMEOUT_SECS: u64 = 30;
 
 /// Default cap on the event log (delivered events are pruned above it): an SD card is small.
 pub const DEFAULT_MAX_LOG_MIB: u64 = 64;
@@ -94,6 +100,13 @@ pub struct WhatsAppConfig {
     pub max_connect_failures: u32,
     /// Attempts at sending one message while connected before it is `failed`.
     pub send_attempts: u32,
+    /// A queued send older than this (seconds since it was accepted) fails
+    /// with `message.failed` instead of going out late.
+    pub send_max_age_secs: u64,
+    /// Largest media file (decoded bytes) a send accepts, from a data URL or a URL.
+    pub media_max_bytes: u64,
+    /// Time a media URL fetch may take, connect to last byte.
+    pub media_fetch_timeout_secs: u64,
 }
 
 impl Default for WhatsAppConfig {
@@ -103,6 +116,9 @@ impl Default for WhatsAppConfig {
             version: String::new(),
             max_connect_failures: DEFAULT_MAX_CONNECT_FAILURES,
             send_attempts: DEFAULT_SEND_ATTEMPTS,
+            send_max_age_secs: DEFAULT_SEND_MAX_AGE_SECS,
+            media_max_bytes: DEFAULT_MEDIA_MAX_BYTES,
+            media_fetch_timeout_secs: DEFAULT_MEDIA_FETCH_TIMEOUT_SECS,
         }
     }
 }
@@ -295,6 +311,21 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("WAGO_CACHE_MIB", "store.cache_mib", Kind::Int),
     ("WAGO_WA_SERVER_URL", "whatsapp.server_url", Kind::Str),
     ("WAGO_WA_VERSION", "whatsapp.version", Kind::Str),
+    (
+        "WAGO_WA_SEND_MAX_AGE_SECS",
+        "whatsapp.send_max_age_secs",
+        Kind::Int,
+    ),
+    (
+        "WAGO_WA_MEDIA_MAX_BYTES",
+        "whatsapp.media_max_bytes",
+        Kind::Int,
+    ),
+    (
+        "WAGO_WA_MEDIA_FETCH_TIMEOUT_SECS",
+        "whatsapp.media_fetch_timeout_secs",
+        Kind::Int,
+    ),
     ("WAGO_WEBHOOK_BASE_URL", "webhook.base_url", Kind::Str),
     ("WAGO_WEBHOOK_URL", "webhook.global_url", Kind::Str),
     ("WAGO_WEBHOOK_SECRET", "webhook.global_secret", Kind::Str),
@@ -411,6 +442,24 @@ impl Config {
         }
         if !(1..=100).contains(&self.whatsapp.send_attempts) {
             return Err(key("whatsapp.send_attempts", "must be between 1 and 100"));
+        }
+        if !(1..=30 * 24 * 3600).contains(&self.whatsapp.send_max_age_secs) {
+            return Err(key(
+                "whatsapp.send_max_age_secs",
+                "must be between 1 and 2592000 (30 days)",
+            ));
+        }
+        if !(1024..=100 * 1024 * 1024).contains(&self.whatsapp.media_max_bytes) {
+            return Err(key(
+                "whatsapp.media_max_bytes",
+                "must be between 1024 and 104857600 (100 MiB)",
+            ));
+        }
+        if !(1..=600).contains(&self.whatsapp.media_fetch_timeout_secs) {
+            return Err(key(
+                "whatsapp.media_fetch_timeout_secs",
+                "must be between 1 and 600",
+            ));
         }
         if !(1..=1024).contains(&self.store.cache_mib) {
             return Err(key("store.cache_mib", "must be between 1 and 1024"));

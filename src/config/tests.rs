@@ -125,3 +125,38 @@ fn webhook_keys_and_masked_secret() {
     assert_eq!(cfg.webhook.max_log_mib, DEFAULT_MAX_LOG_MIB);
     assert!(!format!("{cfg:?}").contains("c2VjcmV0"));
 }
+
+#[test]
+fn outbound_send_keys_have_defaults_env_overrides_and_ranges() {
+    let cfg = load_str("", &[]).expect("defaults");
+    assert_eq!(cfg.whatsapp.send_max_age_secs, DEFAULT_SEND_MAX_AGE_SECS);
+    assert_eq!(cfg.whatsapp.media_max_bytes, DEFAULT_MEDIA_MAX_BYTES);
+    let cfg = load_str(
+        "[whatsapp]\nsend_max_age_secs = 60\n",
+        &[
+            ("WAGO_WA_MEDIA_MAX_BYTES", "2048"),
+            ("WAGO_WA_MEDIA_FETCH_TIMEOUT_SECS", "5"),
+        ],
+    )
+    .expect("load");
+    assert_eq!(cfg.whatsapp.send_max_age_secs, 60);
+    assert_eq!(cfg.whatsapp.media_max_bytes, 2048);
+    assert_eq!(cfg.whatsapp.media_fetch_timeout_secs, 5);
+    for (text, key) in [
+        (
+            "[whatsapp]\nsend_max_age_secs = 0\n",
+            "whatsapp.send_max_age_secs",
+        ),
+        (
+            "[whatsapp]\nmedia_max_bytes = 10\n",
+            "whatsapp.media_max_bytes",
+        ),
+        (
+            "[whatsapp]\nmedia_fetch_timeout_secs = 0\n",
+            "whatsapp.media_fetch_timeout_secs",
+        ),
+    ] {
+        let err = load_str(text, &[]).expect_err(text).to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
+}

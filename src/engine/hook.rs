@@ -81,6 +81,7 @@ pub(super) fn record_of(m: &InboundMessage) -> Option<MessageRecord> {
         client_id: None,
         error: None,
         attempts: 0,
+        payload: None,
     })
 }
 
