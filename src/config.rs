@@ -30,6 +30,8 @@ pub const DEFAULT_CACHE_MIB: u64 = 4;
 pub const DEFAULT_MAX_CONNECT_FAILURES: u32 = 5;
 /// Send attempts per message while connected.
 pub const DEFAULT_SEND_ATTEMPTS: u32 = 5;
+/// Longest `whatsapp.reject_call_message`, bytes.
+pub const MAX_REJECT_CALL_MESSAGE: usize = 4096;
 
 /// Default cap on the event log (delivered events are pruned above it): an SD card is small.
 pub const DEFAULT_MAX_LOG_MIB: u64 = 64;
@@ -94,6 +96,11 @@ pub struct WhatsAppConfig {
     pub max_connect_failures: u32,
     /// Attempts at sending one message while connected before it is `failed`.
     pub send_attempts: u32,
+    /// Reject incoming calls at once (the caller sees "declined"); the
+    /// `call.received` event is still delivered.
+    pub reject_calls: bool,
+    /// Text sent to a caller whose call was rejected; empty sends nothing.
+    pub reject_call_message: String,
 }
 
 impl Default for WhatsAppConfig {
@@ -103,6 +110,8 @@ impl Default for WhatsAppConfig {
             version: String::new(),
             max_connect_failures: DEFAULT_MAX_CONNECT_FAILURES,
             send_attempts: DEFAULT_SEND_ATTEMPTS,
+            reject_calls: false,
+            reject_call_message: String::new(),
         }
     }
 }
@@ -268,6 +277,7 @@ pub enum ConfigError {
 enum Kind {
     Str,
     Int,
+    Bool,
 }
 
 /// `WAGO_*` variables and the keys they set.
@@ -295,6 +305,12 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("WAGO_CACHE_MIB", "store.cache_mib", Kind::Int),
     ("WAGO_WA_SERVER_URL", "whatsapp.server_url", Kind::Str),
     ("WAGO_WA_VERSION", "whatsapp.version", Kind::Str),
+    ("WAGO_REJECT_CALLS", "whatsapp.reject_calls", Kind::Bool),
+    (
+        "WAGO_REJECT_CALL_MESSAGE",
+        "whatsapp.reject_call_message",
+        Kind::Str,
+    ),
     ("WAGO_WEBHOOK_BASE_URL", "webhook.base_url", Kind::Str),
     ("WAGO_WEBHOOK_URL", "webhook.global_url", Kind::Str),
     ("WAGO_WEBHOOK_SECRET", "webhook.global_secret", Kind::Str),
@@ -412,6 +428,18 @@ impl Config {
         if !(1..=100).contains(&self.whatsapp.send_attempts) {
             return Err(key("whatsapp.send_attempts", "must be between 1 and 100"));
         }
+        if self.whatsapp.reject_call_message.len() > MAX_REJECT_CALL_MESSAGE {
+            return Err(key(
+                "whatsapp.reject_call_message",
+                "must be at most 4096 bytes",
+            ));
+        }
+        if !self.whatsapp.reject_call_message.is_empty() && !self.whatsapp.reject_calls {
+            return Err(key(
+                "whatsapp.reject_call_message",
+                "is only sent when whatsapp.reject_calls is true",
+            ));
+        }
         if !(1..=1024).contains(&self.store.cache_mib) {
             return Err(key("store.cache_mib", "must be between 1 and 1024"));
         }
@@ -514,6 +542,16 @@ fn apply_env(
         };
         let value = match kind {
             Kind::Str => toml::Value::String(raw),
+            Kind::Bool => match raw.trim() {
+                "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
+                "0" | "false" | "no" | "off" | "" => toml::Value::Boolean(false),
+                _ => {
+                    return Err(ConfigError::Env {
+                        var,
+                        reason: format!("sets `{key}`, which needs true or false"),
+                    });
+                }
+            },
             Kind::Int => match raw.trim().parse::<i64>() {
                 Ok(n) => toml::Value::Integer(n),
                 Err(_) => {

@@ -182,6 +182,8 @@ fn engine_config(cfg: &Config) -> EngineConfig {
         version: wa.version_triple().ok().flatten(),
         max_connect_failures: wa.max_connect_failures,
         send_attempts: wa.send_attempts,
+        reject_calls: wa.reject_calls,
+        reject_call_message: wa.reject_call_message.clone(),
     }
 }
 

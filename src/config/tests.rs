@@ -125,3 +125,40 @@ fn webhook_keys_and_masked_secret() {
     assert_eq!(cfg.webhook.max_log_mib, DEFAULT_MAX_LOG_MIB);
     assert!(!format!("{cfg:?}").contains("c2VjcmV0"));
 }
+
+#[test]
+fn call_rejection_keys() {
+    let cfg = load_str(
+        "",
+        &[
+            ("WAGO_REJECT_CALLS", "true"),
+            ("WAGO_REJECT_CALL_MESSAGE", "Please send a text"),
+        ],
+    )
+    .expect("load");
+    assert!(cfg.whatsapp.reject_calls);
+    assert_eq!(cfg.whatsapp.reject_call_message, "Please send a text");
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let long = format!(
+        "[whatsapp]\nreject_calls = true\nreject_call_message = \"{}\"",
+        "x".repeat(MAX_REJECT_CALL_MESSAGE + 1)
+    );
+    let cases: &[Case] = &[
+        ("", &[("WAGO_REJECT_CALLS", "maybe")], "WAGO_REJECT_CALLS"),
+        (
+            "[whatsapp]\nreject_calls = \"yes\"",
+            &[],
+            "whatsapp.reject_calls",
+        ),
+        (
+            "[whatsapp]\nreject_call_message = \"hi\"",
+            &[],
+            "whatsapp.reject_call_message",
+        ),
+        (&long, &[], "whatsapp.reject_call_message"),
+    ];
+    for (text, vars, want) in cases {
+        let err = load_str(text, vars).expect_err(want).to_string();
+        assert!(err.contains(want), "{want}: {err}");
+    }
+}

@@ -13,7 +13,9 @@ pub mod backend;
 mod events;
 mod hook;
 pub mod http;
+pub mod inbound;
 pub mod jid;
+pub mod notices;
 pub mod qr;
 mod sender;
 mod session;
@@ -44,6 +46,10 @@ pub struct EngineConfig {
     pub max_connect_failures: u32,
     /// Send attempts per message while connected.
     pub send_attempts: u32,
+    /// Reject incoming calls at once.
+    pub reject_calls: bool,
+    /// Text sent to a rejected caller; empty sends none.
+    pub reject_call_message: String,
 }
 
 /// What the engine can fail with.
@@ -265,6 +271,7 @@ impl Engine {
             client_id,
             error: None,
             attempts: 0,
+            detail: None,
         };
         let (rec, created) = self.inner.store.enqueue_outbound(session, rec).await?;
         if created && let Some(ctl) = self.ctl(session) {
@@ -346,9 +353,10 @@ impl SessionCtl {
     }
 }
 
-/// The payload of a message event.
+/// The payload of a message event: the stored fields plus the
+/// kind-specific details (`targetId`, `mimetype`, `senderLid`, …).
 pub(crate) fn message_payload(m: &MessageRecord) -> serde_json::Value {
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "id": m.id,
         "chat": m.chat,
         "sender": m.sender,
@@ -359,7 +367,13 @@ pub(crate) fn message_payload(m: &MessageRecord) -> serde_json::Value {
         "timestamp": m.timestamp,
         "state": m.state,
         "error": m.error,
-    })
+    });
+    if let (Some(obj), Some(detail)) = (v.as_object_mut(), &m.detail) {
+        for (k, val) in detail {
+            obj.entry(k.clone()).or_insert_with(|| val.clone());
+        }
+    }
+    v
 }
 
 /// Waits until the session's supervisor has stopped (its token is cancelled
