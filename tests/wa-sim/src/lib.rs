@@ -23,8 +23,10 @@
 //! enable it for its own tests), because
 //! the simulator's Noise certificate is not signed by WhatsApp.
 
+pub mod calls;
 mod conn;
 pub mod contact;
+pub mod groups;
 mod iq;
 mod keyshare;
 mod login;
@@ -39,7 +41,9 @@ mod server;
 mod stanza;
 mod state;
 
+pub use calls::ClientCall;
 pub use contact::{Contact, ReceiptKind};
+pub use groups::SimGroup;
 pub use media::SimHttpClient;
 pub use noise::HandshakeKind;
 pub use pairing::{PairedDevice, Phone};
