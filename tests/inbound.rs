@@ -2,7 +2,7 @@
 //! revokes, receipts, presence, typing, calls and group changes sent by the
 //! simulated WhatsApp server reach the real client inside the real gateway
 //! binary and come out as normalized events (`GET /events`, webhooks) and
-//! stored messages (`GET /messages`). Also the contact and group routes.
+//! stored messages (`GET /messages`).
 
 #[cfg(not(feature = "test-sim"))]
 compile_error!(
@@ -10,127 +10,16 @@ compile_error!(
 );
 
 mod common;
+#[path = "support/simgw.rs"]
+mod simgw;
 
-use common::{Gateway, Opts, client, create_session};
-use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use serde_json::json;
+use simgw::{CONTACT, paired, post, wait_event, wait_for};
+use std::time::Duration;
 use wa::message as m;
-use wa_sim::{ReceiptKind, Simulator};
+use wa_sim::ReceiptKind;
 use whatsapp_rust::waproto::buffa::MessageField;
 use whatsapp_rust::waproto::whatsapp as wa;
-
-const VERSION: &str = "2.3000.1027934701";
-const CONTACT: &str = "15559870000";
-
-async fn get(gw: &Gateway, token: &str, path: &str) -> (u16, Value) {
-    let r = client()
-        .get(gw.url(path))
-        .header("token", token)
-        .send()
-        .await
-        .expect("send");
-    let status = r.status().as_u16();
-    (status, r.json().await.expect("json"))
-}
-
-async fn post(gw: &Gateway, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = client()
-        .post(gw.url(path))
-        .header("token", token)
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
-    let status = r.status().as_u16();
-    (status, r.json().await.expect("json"))
-}
-
-/// Polls `GET path` until `pred` holds, failing the test after `limit`.
-async fn wait_for(
-    gw: &Gateway,
-    token: &str,
-    path: &str,
-    limit: Duration,
-    pred: impl Fn(u16, &Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (status, v) = get(gw, token, path).await;
-        if pred(status, &v) {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting on {path}; last: {status} {v}\nlog:\n{}",
-            gw.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A gateway on a fresh simulator with one paired session:
-/// (simulator, data dir, gateway, token).
-async fn paired(extra: &[(&str, &str)]) -> (Simulator, tempfile::TempDir, Gateway, String) {
-    let sim = Simulator::start().await.expect("sim");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = Opts::default()
-        .env("WAGO_WA_SERVER_URL", &sim.ws_url())
-        .env("WAGO_WA_VERSION", VERSION);
-    for (k, v) in extra {
-        opts = opts.env(k, v);
-    }
-    let gw = Gateway::start_with(dir.path(), &opts);
-    let (_, token) = create_session(&gw, &gw.admin_token(), "front-desk").await;
-    let (status, _) = post(
-        &gw,
-        &token,
-        "/session/connect",
-        json!({ "Immediate": true }),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let qr = wait_for(
-        &gw,
-        &token,
-        "/session/qr",
-        Duration::from_secs(10),
-        |s, _| s == 200,
-    )
-    .await;
-    let code = qr["data"]["Code"].as_str().expect("raw code").to_string();
-    sim.phone().scan_qr(&code).await.expect("scan");
-    wait_for(
-        &gw,
-        &token,
-        "/session/status",
-        Duration::from_secs(30),
-        |_, v| v["data"]["State"] == "connected",
-    )
-    .await;
-    (sim, dir, gw, token)
-}
-
-/// Waits until the event log holds an event named `name` whose payload
-/// satisfies `pred`; returns its payload.
-async fn wait_event(gw: &Gateway, token: &str, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let v = wait_for(
-        gw,
-        token,
-        "/events?limit=1000",
-        Duration::from_secs(20),
-        |_, v| {
-            v["data"]["Events"]
-                .as_array()
-                .is_some_and(|e| e.iter().any(|e| e["event"] == name && pred(&e["payload"])))
-        },
-    )
-    .await;
-    v["data"]["Events"]
-        .as_array()
-        .and_then(|e| e.iter().find(|e| e["event"] == name && pred(&e["payload"])))
-        .map(|e| e["payload"].clone())
-        .expect("event")
-}
 
 fn key(id: &str) -> MessageField<wa::MessageKey> {
     MessageField::some(wa::MessageKey {

@@ -10,7 +10,9 @@
 //! ([`backend`]).
 
 pub mod backend;
+pub mod contacts;
 mod events;
+pub mod groups;
 mod hook;
 pub mod http;
 pub mod inbound;
@@ -68,6 +70,12 @@ pub enum EngineError {
     /// The session is not connected for an operation that needs it now.
     #[error("the session is not connected")]
     NotConnected,
+    /// WhatsApp answered a request with an error (or not at all).
+    #[error("WhatsApp refused the request: {0}")]
+    Remote(String),
+    /// WhatsApp does not know the group, or this account is not in it.
+    #[error("{0}")]
+    UnknownGroup(String),
 }
 
 /// Commands a session's supervisor obeys.
@@ -304,6 +312,16 @@ impl Engine {
         if let Some(last) = seqs.last() {
             self.inner.hub.committed(*last);
         }
+    }
+
+    /// The session's running client, when it is connected now.
+    pub(crate) fn connected_client(&self, session: &str) -> Result<Arc<Client>, EngineError> {
+        let ctl = self.ctl(session).ok_or(EngineError::NotConnected)?;
+        if ctl.status.borrow().state != State::Connected {
+            return Err(EngineError::NotConnected);
+        }
+        let client = ctl.client.lock().ok().and_then(|c| c.clone());
+        client.ok_or(EngineError::NotConnected)
     }
 
     fn ctl(&self, session: &str) -> Option<Arc<SessionCtl>> {

@@ -37,6 +37,7 @@ mod noise;
 mod pair_code;
 pub mod pairing;
 mod party;
+mod profile;
 mod server;
 mod stanza;
 mod state;

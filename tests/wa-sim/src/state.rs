@@ -234,6 +234,8 @@ pub(crate) struct Inner {
     pub(crate) next_group: u32,
     /// JIDs whose presence the client subscribed to, oldest first.
     pub(crate) presence_subscriptions: Vec<String>,
+    /// Contacts' about texts and pictures by number.
+    pub(crate) profiles: HashMap<String, crate::profile::Profile>,
 }
 
 /// State shared by the accept loop, connection tasks and the test handles.
@@ -274,6 +276,7 @@ impl Shared {
                 groups: HashMap::new(),
                 next_group: 0,
                 presence_subscriptions: Vec::new(),
+                profiles: HashMap::new(),
             }),
             version: watch::channel(0).0,
         }
