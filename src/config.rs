@@ -32,6 +32,12 @@ pub const DEFAULT_MAX_CONNECT_FAILURES: u32 = 5;
 pub const DEFAULT_SEND_ATTEMPTS: u32 = 5;
 /// Longest `whatsapp.reject_call_message`, bytes.
 pub const MAX_REJECT_CALL_MESSAGE: usize = 4096;
+/// Default oldest age of a queued send before it fails (24 h).
+pub const DEFAULT_SEND_MAX_AGE_SECS: u64 = 24 * 3600;
+/// Default largest media file a send accepts (16 MiB, WhatsApp's image/video scale).
+pub const DEFAULT_MEDIA_MAX_BYTES: u64 = 16 * 1024 * 1024;
+/// Default time a media URL fetch may take.
+pub const DEFAULT_MEDIA_FETCH_TIMEOUT_SECS: u64 = 30;
 
 /// Default cap on the event log (delivered events are pruned above it): an SD card is small.
 pub const DEFAULT_MAX_LOG_MIB: u64 = 64;
@@ -101,6 +107,13 @@ pub struct WhatsAppConfig {
     pub reject_calls: bool,
     /// Text sent to a caller whose call was rejected; empty sends nothing.
     pub reject_call_message: String,
+    /// A queued send older than this (seconds since it was accepted) fails
+    /// with `message.failed` instead of going out late.
+    pub send_max_age_secs: u64,
+    /// Largest media file (decoded bytes) a send accepts, from a data URL or a URL.
+    pub media_max_bytes: u64,
+    /// Time a media URL fetch may take, connect to last byte.
+    pub media_fetch_timeout_secs: u64,
 }
 
 impl Default for WhatsAppConfig {
@@ -112,6 +125,9 @@ impl Default for WhatsAppConfig {
             send_attempts: DEFAULT_SEND_ATTEMPTS,
             reject_calls: false,
             reject_call_message: String::new(),
+            send_max_age_secs: DEFAULT_SEND_MAX_AGE_SECS,
+            media_max_bytes: DEFAULT_MEDIA_MAX_BYTES,
+            media_fetch_timeout_secs: DEFAULT_MEDIA_FETCH_TIMEOUT_SECS,
         }
     }
 }
@@ -311,6 +327,21 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         "whatsapp.reject_call_message",
         Kind::Str,
     ),
+    (
+        "WAGO_WA_SEND_MAX_AGE_SECS",
+        "whatsapp.send_max_age_secs",
+        Kind::Int,
+    ),
+    (
+        "WAGO_WA_MEDIA_MAX_BYTES",
+        "whatsapp.media_max_bytes",
+        Kind::Int,
+    ),
+    (
+        "WAGO_WA_MEDIA_FETCH_TIMEOUT_SECS",
+        "whatsapp.media_fetch_timeout_secs",
+        Kind::Int,
+    ),
     ("WAGO_WEBHOOK_BASE_URL", "webhook.base_url", Kind::Str),
     ("WAGO_WEBHOOK_URL", "webhook.global_url", Kind::Str),
     ("WAGO_WEBHOOK_SECRET", "webhook.global_secret", Kind::Str),
@@ -438,6 +469,24 @@ impl Config {
             return Err(key(
                 "whatsapp.reject_call_message",
                 "is only sent when whatsapp.reject_calls is true",
+            ));
+        }
+        if !(1..=30 * 24 * 3600).contains(&self.whatsapp.send_max_age_secs) {
+            return Err(key(
+                "whatsapp.send_max_age_secs",
+                "must be between 1 and 2592000 (30 days)",
+            ));
+        }
+        if !(1024..=100 * 1024 * 1024).contains(&self.whatsapp.media_max_bytes) {
+            return Err(key(
+                "whatsapp.media_max_bytes",
+                "must be between 1024 and 104857600 (100 MiB)",
+            ));
+        }
+        if !(1..=600).contains(&self.whatsapp.media_fetch_timeout_secs) {
+            return Err(key(
+                "whatsapp.media_fetch_timeout_secs",
+                "must be between 1 and 600",
             ));
         }
         if !(1..=1024).contains(&self.store.cache_mib) {

@@ -184,6 +184,9 @@ fn engine_config(cfg: &Config) -> EngineConfig {
         send_attempts: wa.send_attempts,
         reject_calls: wa.reject_calls,
         reject_call_message: wa.reject_call_message.clone(),
+        send_max_age: std::time::Duration::from_secs(wa.send_max_age_secs),
+        media_max_bytes: wa.media_max_bytes,
+        media_fetch_timeout: std::time::Duration::from_secs(wa.media_fetch_timeout_secs),
     }
 }
 

@@ -4,15 +4,19 @@
 //! to status codes. Must not hold locks across awaits or touch redb directly:
 //! it goes through [`crate::store::Store`] methods.
 
+mod actions;
 mod auth;
 mod body;
 mod events;
+mod fetch;
 mod group;
 mod health;
 mod messages;
 mod pairing;
 mod query;
 mod reply;
+mod send;
+mod send_media;
 mod session;
 mod user;
 mod webhook;
@@ -133,9 +137,42 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiE
             only(&m, &Method::GET, "GET")?;
             pairing::qr_code(app, req).await
         }
-        ["send", "text"] => {
+        ["send", kind] => {
             only(&m, &Method::POST, "POST")?;
-            messages::send_text(app, req).await
+            use crate::store::MediaKind;
+            match *kind {
+                "text" => send::text(app, req).await,
+                "location" => send::location(app, req).await,
+                "contact" => send::contact(app, req).await,
+                "poll" => send::poll(app, req).await,
+                "image" => send_media::send(app, req, MediaKind::Image).await,
+                "video" => send_media::send(app, req, MediaKind::Video).await,
+                "audio" => send_media::send(app, req, MediaKind::Audio).await,
+                "document" => send_media::send(app, req, MediaKind::Document).await,
+                "sticker" => send_media::send(app, req, MediaKind::Sticker).await,
+                _ => Err(ApiError::no_route(&path)),
+            }
+        }
+        ["send-text"] => {
+            only(&m, &Method::POST, "POST")?;
+            send::alias_text(app, req).await
+        }
+        ["send-otp"] => {
+            only(&m, &Method::POST, "POST")?;
+            send::alias_otp(app, req).await
+        }
+        ["message", action @ ("react" | "edit" | "revoke" | "read")] => {
+            only(&m, &Method::POST, "POST")?;
+            match *action {
+                "react" => actions::react(app, req).await,
+                "edit" => actions::edit(app, req).await,
+                "revoke" => actions::revoke(app, req).await,
+                _ => actions::read(app, req).await,
+            }
+        }
+        ["chat", "presence"] => {
+            only(&m, &Method::POST, "POST")?;
+            actions::presence(app, req).await
         }
         ["user", "check"] => {
             only(&m, &Method::POST, "POST")?;
@@ -236,10 +273,10 @@ fn engine_error(e: EngineError) -> ApiError {
             e.details = Some(Box::new(serde_json::json!({ "field": "GroupJID" })));
             e
         }
-        EngineError::Remote(m) => ApiError::new(
+        EngineError::WhatsApp(why) => ApiError::new(
             hyper::StatusCode::BAD_GATEWAY,
             "whatsapp_error",
-            format!("WhatsApp refused the request: {m}"),
+            format!("WhatsApp did not accept it: {why}"),
         ),
         other => {
             tracing::error!(error = %other, "engine failure");

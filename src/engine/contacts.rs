@@ -28,7 +28,7 @@ pub fn person_jids(phones: &[String]) -> Result<Vec<Jid>, EngineError> {
 }
 
 fn remote(e: impl std::fmt::Display) -> EngineError {
-    EngineError::Remote(e.to_string())
+    EngineError::WhatsApp(e.to_string())
 }
 
 impl Engine {

@@ -62,7 +62,7 @@ fn group_error(group: &Jid, e: impl std::fmt::Display) -> EngineError {
             "WhatsApp does not know group {group}, or this account is not in it"
         ))
     } else {
-        EngineError::Remote(text)
+        EngineError::WhatsApp(text)
     }
 }
 
@@ -100,7 +100,7 @@ impl Engine {
             .groups()
             .get_participating()
             .await
-            .map_err(|e| EngineError::Remote(e.to_string()))?;
+            .map_err(|e| EngineError::WhatsApp(e.to_string()))?;
         let mut list: Vec<Value> = groups.values().map(group_view).collect();
         list.sort_by(|a, b| a["JID"].as_str().cmp(&b["JID"].as_str()));
         Ok(list)
@@ -135,7 +135,7 @@ impl Engine {
             .groups()
             .create_group(options)
             .await
-            .map_err(|e| EngineError::Remote(e.to_string()))?;
+            .map_err(|e| EngineError::WhatsApp(e.to_string()))?;
         Ok(group_view(&created.metadata))
     }
 
@@ -196,7 +196,7 @@ impl Engine {
         name: &str,
     ) -> Result<(), EngineError> {
         let g = group_jid(group)?;
-        let subject = GroupSubject::new(name).map_err(|e| EngineError::Remote(e.to_string()))?;
+        let subject = GroupSubject::new(name).map_err(|e| EngineError::WhatsApp(e.to_string()))?;
         let client = self.connected_client(session)?;
         client
             .groups()
@@ -216,7 +216,7 @@ impl Engine {
         let description = if topic.is_empty() {
             None
         } else {
-            Some(GroupDescription::new(topic).map_err(|e| EngineError::Remote(e.to_string()))?)
+            Some(GroupDescription::new(topic).map_err(|e| EngineError::WhatsApp(e.to_string()))?)
         };
         let client = self.connected_client(session)?;
         client

@@ -73,6 +73,7 @@ pub(super) fn record_of(m: &InboundMessage) -> Option<MessageRecord> {
         error: None,
         attempts: 0,
         detail: (!detail.is_empty()).then_some(detail),
+        payload: None,
     })
 }
 

@@ -20,6 +20,10 @@ pub const MAX_RESPONSE_BYTES: usize = 100 * 1024 * 1024;
 #[derive(Clone)]
 pub struct HyperHttp {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// Test builds only: `http://127.0.0.1:PORT` that takes every `https://`
+    /// request instead of its host (the simulator's media host).
+    #[cfg(feature = "test-sim")]
+    media_redirect: Option<String>,
 }
 
 impl std::fmt::Debug for HyperHttp {
@@ -40,7 +44,38 @@ impl HyperHttp {
             client: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(30))
                 .build(https),
+            #[cfg(feature = "test-sim")]
+            media_redirect: None,
         }
+    }
+
+    /// The client the WhatsApp library uses. In test builds, when
+    /// `TEST_WAGO_MEDIA_URL` is set, every `https://host/path` request goes to
+    /// `TEST_WAGO_MEDIA_URL/path` instead (the simulator's loopback media host,
+    /// whatever host its `media_conn` names).
+    pub fn for_whatsapp() -> Self {
+        #[allow(unused_mut)]
+        let mut http = Self::new();
+        #[cfg(feature = "test-sim")]
+        {
+            http.media_redirect = std::env::var("TEST_WAGO_MEDIA_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .map(|u| u.trim_end_matches('/').to_string());
+        }
+        http
+    }
+
+    /// The URL actually requested for `url`.
+    fn target(&self, url: &str) -> String {
+        #[cfg(feature = "test-sim")]
+        if let Some(base) = &self.media_redirect
+            && let Some(rest) = url.strip_prefix("https://")
+        {
+            let path = rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
+            return format!("{base}{path}");
+        }
+        url.to_string()
     }
 }
 
@@ -55,7 +90,7 @@ impl HttpClient for HyperHttp {
     async fn execute(&self, request: HttpRequest) -> anyhow::Result<HttpResponse> {
         let mut builder = hyper::Request::builder()
             .method(request.method.as_str())
-            .uri(request.url.as_str());
+            .uri(self.target(&request.url).as_str());
         for (k, v) in &request.headers {
             builder = builder.header(k.as_str(), v.as_str());
         }

@@ -9,6 +9,7 @@
 //! The key store the library needs lives in the gateway's redb file
 //! ([`backend`]).
 
+mod actions;
 pub mod backend;
 pub mod contacts;
 mod events;
@@ -18,11 +19,15 @@ pub mod http;
 pub mod inbound;
 pub mod jid;
 pub mod notices;
+mod outbound;
+mod outgoing;
 pub mod qr;
 mod sender;
 mod session;
 pub mod status;
 
+pub use actions::ChatPresence;
+pub use outgoing::Outgoing;
 pub use status::{Code, SessionStatus, State};
 
 use crate::event::{Event, Me, now_ms};
@@ -52,6 +57,12 @@ pub struct EngineConfig {
     pub reject_calls: bool,
     /// Text sent to a rejected caller; empty sends none.
     pub reject_call_message: String,
+    /// A queued send older than this fails (`message.failed`); zero means never.
+    pub send_max_age: std::time::Duration,
+    /// Largest media file a send accepts.
+    pub media_max_bytes: u64,
+    /// Time a media URL fetch may take.
+    pub media_fetch_timeout: std::time::Duration,
 }
 
 /// What the engine can fail with.
@@ -70,12 +81,12 @@ pub enum EngineError {
     /// The session is not connected for an operation that needs it now.
     #[error("the session is not connected")]
     NotConnected,
-    /// WhatsApp answered a request with an error (or not at all).
-    #[error("WhatsApp refused the request: {0}")]
-    Remote(String),
     /// WhatsApp does not know the group, or this account is not in it.
     #[error("{0}")]
     UnknownGroup(String),
+    /// WhatsApp refused or failed an immediate operation.
+    #[error("WhatsApp: {0}")]
+    WhatsApp(String),
 }
 
 /// Commands a session's supervisor obeys.
@@ -258,7 +269,24 @@ impl Engine {
         body: &str,
         client_id: Option<String>,
     ) -> Result<(MessageRecord, bool), EngineError> {
-        let chat = jid::normalize(phone)?;
+        let payload = crate::store::Payload::Text {
+            body: body.to_string(),
+            quote: None,
+        };
+        self.send(session, Outgoing::new(phone, payload, client_id))
+            .await
+    }
+
+    /// Accepts any outbound message (see [`Outgoing`]): stored with its media
+    /// and queued in one transaction, answered at once as `pending`, sent in
+    /// order. Returns `(record, created)`; a repeated client id returns the
+    /// earlier message with `created == false`.
+    pub async fn send(
+        &self,
+        session: &str,
+        out: Outgoing,
+    ) -> Result<(MessageRecord, bool), EngineError> {
+        let chat = jid::normalize(&out.phone)?;
         let now = now_ms();
         let me = self.status(session).jid.unwrap_or_default();
         let rec = MessageRecord {
@@ -267,8 +295,8 @@ impl Engine {
             chat,
             sender: me,
             from_me: true,
-            kind: "text".into(),
-            body: Some(body.to_string()),
+            kind: out.kind(),
+            body: out.shown_text(),
             push_name: None,
             timestamp: now,
             state: MessageState::Pending,
@@ -276,16 +304,39 @@ impl Engine {
                 state: MessageState::Pending,
                 at: now,
             }],
-            client_id,
+            client_id: out.client_id,
             error: None,
             attempts: 0,
             detail: None,
+            payload: Some(out.payload),
         };
-        let (rec, created) = self.inner.store.enqueue_outbound(session, rec).await?;
+        let (rec, created) = self
+            .inner
+            .store
+            .enqueue_outbound_media(session, rec, out.media)
+            .await?;
         if created && let Some(ctl) = self.ctl(session) {
             ctl.wake.notify_one();
         }
         Ok((rec, created))
+    }
+
+    /// The media cap (bytes) and the media URL fetch time limit.
+    pub fn media_limits(&self) -> (u64, std::time::Duration) {
+        (
+            self.inner.cfg.media_max_bytes,
+            self.inner.cfg.media_fetch_timeout,
+        )
+    }
+
+    /// The running client of a connected session.
+    fn connected_client(&self, session: &str) -> Result<Arc<Client>, EngineError> {
+        let ctl = self.ctl(session).ok_or(EngineError::NotConnected)?;
+        if ctl.status.borrow().state != State::Connected {
+            return Err(EngineError::NotConnected);
+        }
+        let client = ctl.client.lock().ok().and_then(|c| c.clone());
+        client.ok_or(EngineError::NotConnected)
     }
 
     /// Stops every session and waits for their tasks (bounded by the caller).
@@ -312,16 +363,6 @@ impl Engine {
         if let Some(last) = seqs.last() {
             self.inner.hub.committed(*last);
         }
-    }
-
-    /// The session's running client, when it is connected now.
-    pub(crate) fn connected_client(&self, session: &str) -> Result<Arc<Client>, EngineError> {
-        let ctl = self.ctl(session).ok_or(EngineError::NotConnected)?;
-        if ctl.status.borrow().state != State::Connected {
-            return Err(EngineError::NotConnected);
-        }
-        let client = ctl.client.lock().ok().and_then(|c| c.clone());
-        client.ok_or(EngineError::NotConnected)
     }
 
     fn ctl(&self, session: &str) -> Option<Arc<SessionCtl>> {

@@ -6,14 +6,17 @@
 //! dedupes it), then marks it `sent`. A send that fails while connected is
 //! retried up to the configured attempts, then marked `failed`. While
 //! disconnected it waits: nothing is lost, it goes out after reconnecting.
+//! A message older than the configured maximum age fails instead (also
+//! while disconnected). What each payload becomes is [`super::outbound`]'s.
 
+use super::outbound::{self, BuildError, Built};
 use super::{Engine, SessionCtl, State};
 use crate::store::MessageState;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use whatsapp_rust::wacore::proto_helpers::MessageBuilderExt;
-use whatsapp_rust::{Client, SendOptions, waproto::whatsapp as wa};
+use whatsapp_rust::RevokeType;
+use whatsapp_rust::{Client, SendOptions};
 
 /// Longest one send may take.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -30,24 +33,21 @@ pub(super) async fn run(
     stop: CancellationToken,
 ) {
     loop {
-        if ctl.status.borrow().state == State::Connected {
-            match engine.inner.store.next_queued(&ctl.id).await {
-                Ok(Some(rec)) => {
-                    send_one(
-                        &engine,
-                        &ctl,
-                        &client,
-                        &rec.id,
-                        &rec.chat,
-                        rec.body.as_deref().unwrap_or(""),
-                    )
-                    .await;
-                    continue;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::error!(session = %ctl.id, error = %e, "cannot read the send queue")
-                }
+        // The head of the queue expires even while disconnected.
+        match engine.inner.store.next_queued(&ctl.id).await {
+            Ok(Some(rec)) if expired(&engine, &rec) => {
+                let age = engine.inner.cfg.send_max_age.as_secs();
+                let why = format!("expired: not sent within {age} s of being accepted");
+                finish(&engine, &ctl, &rec.id, MessageState::Failed, Some(why)).await;
+                continue;
+            }
+            Ok(Some(rec)) if ctl.status.borrow().state == State::Connected => {
+                send_one(&engine, &ctl, &client, &rec).await;
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(session = %ctl.id, error = %e, "cannot read the send queue")
             }
         }
         tokio::select! {
@@ -58,44 +58,73 @@ pub(super) async fn run(
     }
 }
 
+/// Whether `rec` waited longer than the configured maximum age.
+fn expired(engine: &Engine, rec: &crate::store::MessageRecord) -> bool {
+    let max = engine.inner.cfg.send_max_age;
+    !max.is_zero() && crate::event::now_ms().saturating_sub(rec.timestamp) > max.as_millis() as i64
+}
+
 async fn send_one(
     engine: &Engine,
     ctl: &SessionCtl,
     client: &Client,
-    id: &str,
-    chat: &str,
-    body: &str,
+    rec: &crate::store::MessageRecord,
 ) {
-    let store = &engine.inner.store;
-    let to = match chat.parse::<whatsapp_rust::Jid>() {
+    let id = rec.id.as_str();
+    let to = match rec.chat.parse::<whatsapp_rust::Jid>() {
         Ok(j) => j,
         Err(e) => {
-            finish(
-                engine,
-                ctl,
-                id,
-                MessageState::Failed,
-                Some(format!("bad recipient {chat}: {e}")),
-            )
-            .await;
+            let why = format!("bad recipient {}: {e}", rec.chat);
+            finish(engine, ctl, id, MessageState::Failed, Some(why)).await;
             return;
         }
     };
-    let message = wa::Message::text(body.to_string());
-    let options = SendOptions::default().with_message_id(id.to_string());
-    let result = tokio::time::timeout(
-        SEND_TIMEOUT,
-        client.send_message_with_options(to, message, options),
-    )
-    .await;
-    match result {
-        Ok(Ok(_)) => {
-            finish(engine, ctl, id, MessageState::Sent, None).await;
+    let media = match engine.inner.store.outbound_media(&ctl.id, id).await {
+        Ok(m) => m,
+        Err(e) => {
+            retry_or_fail(engine, ctl, id, format!("reading its media: {e}")).await;
+            return;
         }
-        Ok(Err(e)) => retry_or_fail(engine, ctl, id, e.to_string()).await,
+    };
+    let built = match outbound::build(client, rec, media).await {
+        Ok(b) => b,
+        Err(BuildError::Permanent(why)) => {
+            finish(engine, ctl, id, MessageState::Failed, Some(why)).await;
+            return;
+        }
+        Err(BuildError::Transient(why)) => {
+            retry_or_fail(engine, ctl, id, why).await;
+            return;
+        }
+    };
+    let send = async {
+        match built {
+            Built::Message(message) => {
+                let options = SendOptions::default().with_message_id(id.to_string());
+                client
+                    .send_message_with_options(to, message, options)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            // Edits and revokes go out under a stanza id of the library's: the
+            // target's id is inside, and applying one twice changes nothing.
+            Built::Edit { target, message } => client
+                .edit_message(to, target, message)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Built::Revoke { target } => client
+                .revoke_message(to, target, RevokeType::Sender)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    };
+    match tokio::time::timeout(SEND_TIMEOUT, send).await {
+        Ok(Ok(())) => finish(engine, ctl, id, MessageState::Sent, None).await,
+        Ok(Err(e)) => retry_or_fail(engine, ctl, id, e).await,
         Err(_) => retry_or_fail(engine, ctl, id, "timed out".into()).await,
     }
-    let _ = store;
 }
 
 async fn retry_or_fail(engine: &Engine, ctl: &SessionCtl, id: &str, error: String) {

@@ -201,7 +201,7 @@ async fn build(
     let mut builder = Bot::builder()
         .with_backend_arc(backend)
         .with_transport_factory(transport)
-        .with_http_client(HyperHttp::new())
+        .with_http_client(HyperHttp::for_whatsapp())
         .with_runtime(TokioRuntime)
         .with_event_handler(Forward(events))
         .with_inbound_durability_hook(StoreHook::new(engine.clone(), ctl.clone()))

@@ -83,6 +83,11 @@ pub struct MessageRecord {
     /// reaction/edit/revoke points at, the sender's other JID), camelCase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<serde_json::Map<String, serde_json::Value>>,
+    /// What an outbound message carries until it is sent; `None` for inbound
+    /// messages and for texts stored before payloads existed (their text is
+    /// `body`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<super::payload::Payload>,
 }
 
 fn key(session: &str, rest: &[u8]) -> Vec<u8> {
@@ -215,6 +220,17 @@ impl Store {
         session: &str,
         rec: MessageRecord,
     ) -> Result<(MessageRecord, bool), StoreError> {
+        self.enqueue_outbound_media(session, rec, None).await
+    }
+
+    /// [`Store::enqueue_outbound`] with the media bytes the send uploads,
+    /// kept in `outbound_media` until the send is finished.
+    pub async fn enqueue_outbound_media(
+        &self,
+        session: &str,
+        rec: MessageRecord,
+        media: Option<Vec<u8>>,
+    ) -> Result<(MessageRecord, bool), StoreError> {
         let session = session.to_string();
         self.run(move |db| {
             let tx = db.begin_write()?;
@@ -236,6 +252,12 @@ impl Store {
             }
             tx.open_table(SEND_QUEUE)?
                 .insert(seq_key(&session, rec.seq).as_slice(), rec.id.as_str())?;
+            if let Some(bytes) = &media {
+                tx.open_table(OUTBOUND_MEDIA)?.insert(
+                    key(&session, rec.id.as_bytes()).as_slice(),
+                    bytes.as_slice(),
+                )?;
+            }
             tx.commit()?;
             Ok((rec, true))
         })
@@ -286,6 +308,8 @@ impl Store {
             };
             tx.open_table(SEND_QUEUE)?
                 .remove(seq_key(&session, rec.seq).as_slice())?;
+            tx.open_table(OUTBOUND_MEDIA)?
+                .remove(key(&session, id.as_bytes()).as_slice())?;
             rec.attempts += 1;
             if state > rec.state {
                 rec.state = state;
@@ -296,6 +320,22 @@ impl Store {
             let seqs = extra(&tx, &rec)?;
             tx.commit()?;
             Ok(Some((rec, seqs)))
+        })
+        .await
+    }
+
+    /// The media bytes of a queued send, if it has any.
+    pub async fn outbound_media(
+        &self,
+        session: &str,
+        id: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = key(session, id.as_bytes());
+        self.run(move |db| {
+            let tx = db.begin_read()?;
+            let t = tx.open_table(OUTBOUND_MEDIA)?;
+            let v = t.get(k.as_slice())?;
+            Ok(v.map(|v| v.value().to_vec()))
         })
         .await
     }

@@ -11,6 +11,7 @@ mod error;
 mod eventlog;
 pub mod messages;
 mod outbox;
+pub mod payload;
 mod schema;
 mod sessions;
 mod subscriptions;
@@ -23,6 +24,7 @@ pub use messages::{MessageRecord, MessageState};
 pub use outbox::{
     DueJob, JobRecord, LoggedEvent, Outcome, Scan, apply_outcomes, now_ms, record_events, scan_due,
 };
+pub use payload::{MediaKind, Payload, Quote};
 pub use schema::SCHEMA_VERSION;
 pub use sessions::{SessionRecord, hash_token};
 pub use subscriptions::{Format, SigningSecret, SubStats, Subscription};

@@ -17,6 +17,7 @@ const STEPS: &[Step] = &[
     step_2_wa_keystore,
     step_3_messages,
     step_4_webhooks,
+    step_5_outbound_media,
 ];
 
 /// The schema version this build writes.
@@ -58,6 +59,12 @@ fn step_4_webhooks(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(SUB_STATS)?;
     tx.open_table(PENDING_JOB)?;
     tx.open_table(DEAD_JOB)?;
+    Ok(())
+}
+
+/// Step 5: media bytes of queued sends.
+fn step_5_outbound_media(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(OUTBOUND_MEDIA)?;
     Ok(())
 }
 

@@ -141,6 +141,10 @@ pub const MSG_CLIENT_ID: TableDefinition<&[u8], &str> = TableDefinition::new("ms
 /// session ‖ 0 ‖ seq → message id: accepted sends not yet handed to WhatsApp, in order.
 pub const SEND_QUEUE: TableDefinition<&[u8], &str> = TableDefinition::new("send_queue");
 
+/// session ‖ 0 ‖ message id → the media bytes of a queued send, deleted when
+/// the send is finished (sent or failed).
+pub const OUTBOUND_MEDIA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbound_media");
+
 // ---- Webhooks: event log, outbox, subscriptions (store::outbox, store::subscriptions) ----
 // The log and the jobs that deliver it are written in one transaction, so an
 // event is never recorded without its jobs, nor a job without its event.

@@ -24,6 +24,7 @@ fn out(id: &str, chat: &str, client_id: Option<&str>) -> MessageRecord {
         error: None,
         attempts: 0,
         detail: None,
+        payload: None,
     }
 }
 
@@ -183,4 +184,73 @@ async fn paging_by_cursor_and_chat() {
             .expect("od")
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn payload_and_media_survive_reopen_and_media_goes_with_the_send() {
+    use crate::store::{MediaKind, Payload};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let media = vec![7u8; 3000];
+    {
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("open");
+        let mut rec = out("M", "c", Some("pic-1"));
+        rec.payload = Some(Payload::Media {
+            media: MediaKind::Image,
+            mime: "image/png".into(),
+            caption: Some("hi".into()),
+            file_name: None,
+            ptt: false,
+            quote: None,
+        });
+        let (_, created) = store
+            .enqueue_outbound_media("s", rec, Some(media.clone()))
+            .await
+            .expect("enqueue");
+        assert!(created);
+        // A retry with the same client id stores no second copy.
+        let (again, created) = store
+            .enqueue_outbound_media("s", out("M2", "c", Some("pic-1")), Some(vec![1]))
+            .await
+            .expect("again");
+        assert!(!created);
+        assert_eq!(again.id, "M");
+        assert!(
+            store
+                .outbound_media("s", "M2")
+                .await
+                .expect("get")
+                .is_none()
+        );
+    }
+    let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("reopen");
+    let head = store.next_queued("s").await.expect("next").expect("queued");
+    assert!(matches!(
+        head.payload,
+        Some(Payload::Media {
+            media: MediaKind::Image,
+            ..
+        })
+    ));
+    assert_eq!(
+        store.outbound_media("s", "M").await.expect("get"),
+        Some(media)
+    );
+    store
+        .finish_queued("s", "M", MessageState::Sent, None, |_, _| Ok(vec![]))
+        .await
+        .expect("finish");
+    assert!(
+        store.outbound_media("s", "M").await.expect("get").is_none(),
+        "the bytes are deleted once the send is finished"
+    );
+}
+
+#[test]
+fn records_without_a_payload_still_decode() {
+    // A record written before payloads existed (no `payload` key).
+    let old = r#"{"id":"X","seq":3,"chat":"c","sender":"me","from_me":true,"kind":"text",
+        "body":"hello","timestamp":1,"state":"pending","history":[]}"#;
+    let rec = decode(old.as_bytes()).expect("old record decodes");
+    assert!(rec.payload.is_none());
+    assert_eq!(rec.body.as_deref(), Some("hello"));
 }

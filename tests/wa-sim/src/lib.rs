@@ -13,7 +13,8 @@
 //! - [`stanza`]: routes each stanza to [`iq`], [`messages`] or receipts
 //! - [`iq`]: answers to every request the client makes
 //! - [`messages`], [`keyshare`]: Signal traffic between client and phones;
-//!   [`media`]: `media_conn`, blob store and the client's `HttpClient`
+//!   [`media`]: `media_conn`, blob store and the client's `HttpClient`;
+//!   [`media_http`]: the same media host over HTTP on loopback
 //! - [`pairing`] ([`Phone`]), [`contact`] ([`Contact`]): test-facing handles;
 //!   [`pair_code`]: the phone's side of linking with an 8-character code
 //! - [`party`]: an in-memory Signal device; [`state`]: what the server knows
@@ -31,6 +32,7 @@ mod iq;
 mod keyshare;
 mod login;
 pub mod media;
+mod media_http;
 mod messages;
 mod nodes;
 mod noise;
@@ -48,7 +50,7 @@ pub use groups::SimGroup;
 pub use media::SimHttpClient;
 pub use noise::HandshakeKind;
 pub use pairing::{PairedDevice, Phone};
-pub use state::{ClientReceipt, ReceivedMessage};
+pub use state::{ClientChatState, ClientReceipt, ReceivedMessage};
 
 use anyhow::{anyhow, bail};
 use state::{ContactState, DeviceId, Outbound, Shared};
@@ -70,11 +72,15 @@ pub struct Simulator {
     shared: Arc<Shared>,
     addr: SocketAddr,
     accept: tokio::task::JoinHandle<()>,
+    /// The media host over HTTP (for clients in another process).
+    media_addr: SocketAddr,
+    media_accept: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.accept.abort();
+        self.media_accept.abort();
         // Close every socket so the clients notice the server is gone.
         for conn in self.shared.lock().conns.values() {
             let _ = conn.tx.send(Outbound::Close);
@@ -92,10 +98,15 @@ impl Simulator {
         let shared = Arc::new(Shared::new(addr.to_string()));
         shared.lock().ensure_account(DEFAULT_ACCOUNT)?;
         let accept = tokio::spawn(server::run(listener, shared.clone()));
+        let media_listener = TcpListener::bind("127.0.0.1:0").await?;
+        let media_addr = media_listener.local_addr()?;
+        let media_accept = tokio::spawn(media_http::run(media_listener, shared.clone()));
         Ok(Simulator {
             shared,
             addr,
             accept,
+            media_addr,
+            media_accept,
         })
     }
 
@@ -106,6 +117,39 @@ impl Simulator {
         SimHttpClient {
             shared: self.shared.clone(),
         }
+    }
+
+    /// The media host over plain HTTP, `http://127.0.0.1:PORT`: a client in
+    /// another process sends every media request (upload and download, for
+    /// whatever host `media_conn` names) here instead of `https://host`.
+    /// Serves the same blobs as [`Simulator::http_client`].
+    pub fn media_url(&self) -> String {
+        format!("http://{}", self.media_addr)
+    }
+
+    /// Chat states (typing, recording, paused) the client sent, oldest first.
+    pub fn client_chat_states(&self) -> Vec<ClientChatState> {
+        self.shared.lock().client_chat_states.clone()
+    }
+
+    /// Waits until the client sent chat state `state` to a JID starting
+    /// with `to_user` (a phone number or a full JID).
+    pub async fn wait_for_client_chat_state(
+        &self,
+        to_user: &str,
+        state: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<ClientChatState> {
+        self.shared
+            .wait_until(timeout, |s| {
+                s.lock()
+                    .client_chat_states
+                    .iter()
+                    .find(|c| c.to.starts_with(to_user) && c.state == state)
+                    .cloned()
+            })
+            .await
+            .ok_or_else(|| anyhow!("no `{state}` chat state to {to_user} within {timeout:?}"))
     }
 
     /// The URL to give `TokioWebSocketTransportFactory::with_url`.

@@ -52,29 +52,44 @@ impl HttpClient for SimHttpClient {
         let Some(rest) = request.url.strip_prefix(&prefix) else {
             bail!("no network in the simulator (refused {})", request.url);
         };
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let response = match request.method.as_str() {
-            "POST" if query.split('&').any(|p| p == "resume=1") => not_found(),
-            "POST" if path.starts_with("/mms/") => {
-                let body = request.body.map(|b| b.to_vec()).unwrap_or_default();
-                let direct_path = store_blob(&self.shared, body);
-                let json =
-                    format!(r#"{{"url":"{prefix}{direct_path}","direct_path":"{direct_path}"}}"#);
-                HttpResponse {
-                    status_code: 200,
-                    body: json.into_bytes(),
-                }
+        let body = request.body.map(|b| b.to_vec()).unwrap_or_default();
+        Ok(serve(&self.shared, request.method.as_str(), rest, body))
+    }
+}
+
+/// Answers one media-host request (`path_and_query` starts with `/`):
+/// `POST /mms/…` stores an upload and returns its URL and direct path,
+/// `GET <direct path>` returns the stored blob. Shared by [`SimHttpClient`]
+/// and the loopback HTTP server ([`crate::media_http`]).
+pub(crate) fn serve(
+    shared: &Shared,
+    method: &str,
+    path_and_query: &str,
+    body: Vec<u8>,
+) -> HttpResponse {
+    let prefix = format!("https://{}", shared.media_host);
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    match method {
+        "POST" if query.split('&').any(|p| p == "resume=1") => not_found(),
+        "POST" if path.starts_with("/mms/") => {
+            let direct_path = store_blob(shared, body);
+            let json =
+                format!(r#"{{"url":"{prefix}{direct_path}","direct_path":"{direct_path}"}}"#);
+            HttpResponse {
+                status_code: 200,
+                body: json.into_bytes(),
             }
-            "GET" => match self.shared.lock().blobs.get(path) {
-                Some(blob) => HttpResponse {
-                    status_code: 200,
-                    body: blob.clone(),
-                },
-                None => not_found(),
+        }
+        "GET" => match shared.lock().blobs.get(path) {
+            Some(blob) => HttpResponse {
+                status_code: 200,
+                body: blob.clone(),
             },
-            _ => not_found(),
-        };
-        Ok(response)
+            None => not_found(),
+        },
+        _ => not_found(),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::conn::ConnCtx;
 use crate::nodes::{self, SERVER};
-use crate::state::{ClientReceipt, Shared};
+use crate::state::{ClientChatState, ClientReceipt, Shared};
 use crate::{iq, messages};
 use std::sync::Arc;
 use whatsapp_rust::wacore_binary::NodeRef;
@@ -19,8 +19,31 @@ pub(crate) async fn dispatch(shared: &Arc<Shared>, ctx: &mut ConnCtx, node: &Nod
         "call" => crate::calls::from_client(shared, ctx, node),
         "presence" => on_presence(shared, node),
         // Chat state, unified-session telemetry: nothing to answer.
+        "chatstate" => on_chatstate(shared, node),
+        // Presence, unified-session telemetry: nothing to answer.
         _ => {}
     }
+}
+
+/// Records the client's typing / recording / paused state (no answer).
+fn on_chatstate(shared: &Arc<Shared>, node: &NodeRef<'_>) {
+    let to = nodes::attr(node, "to").unwrap_or_default();
+    let state = if let Some(c) = node.get_optional_child("composing") {
+        if nodes::attr(c, "media").as_deref() == Some("audio") {
+            "recording"
+        } else {
+            "composing"
+        }
+    } else if node.get_optional_child("paused").is_some() {
+        "paused"
+    } else {
+        return;
+    };
+    shared.lock().client_chat_states.push(ClientChatState {
+        to,
+        state: state.to_string(),
+    });
+    shared.bump();
 }
 
 /// Records a receipt and acks it like the server does.

@@ -116,6 +116,15 @@ pub struct ClientReceipt {
     pub kind: String,
 }
 
+/// A chat state (`<chatstate>`) the client sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientChatState {
+    /// The chat it is about.
+    pub to: String,
+    /// `composing`, `recording` or `paused`.
+    pub state: String,
+}
+
 /// A simulated contact: another WhatsApp user with one phone.
 pub(crate) struct ContactState {
     /// Phone number (JID user part).
@@ -217,6 +226,8 @@ pub(crate) struct Inner {
     pub(crate) contacts: HashMap<String, Arc<ContactState>>,
     /// Receipts the client sent, oldest first.
     pub(crate) client_receipts: Vec<ClientReceipt>,
+    /// Chat states the client sent, oldest first.
+    pub(crate) client_chat_states: Vec<ClientChatState>,
     /// Stanzas for companions that were offline when they were sent, and
     /// messages a connection ended without acknowledging; all go out at the
     /// device's next login, marked `offline="1"`.
@@ -268,6 +279,7 @@ impl Shared {
                 pending_signs: HashMap::new(),
                 contacts: HashMap::new(),
                 client_receipts: Vec::new(),
+                client_chat_states: Vec::new(),
                 offline: HashMap::new(),
                 logins: Vec::new(),
                 pair_codes: Vec::new(),
