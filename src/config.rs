@@ -30,6 +30,10 @@ pub const DEFAULT_CACHE_MIB: u64 = 4;
 pub const DEFAULT_MAX_CONNECT_FAILURES: u32 = 5;
 /// Send attempts per message while connected.
 pub const DEFAULT_SEND_ATTEMPTS: u32 = 5;
+/// Default total size of kept received media, MiB.
+pub const DEFAULT_RECEIVED_MEDIA_MAX_MIB: u64 = 256;
+/// Default age at which kept received media is deleted (7 days).
+pub const DEFAULT_RECEIVED_MEDIA_RETENTION_HOURS: u64 = 7 * 24;
 /// Longest `whatsapp.reject_call_message`, bytes.
 pub const MAX_REJECT_CALL_MESSAGE: usize = 4096;
 /// Default oldest age of a queued send before it fails (24 h).
@@ -88,6 +92,30 @@ pub struct Config {
     pub whatsapp: WhatsAppConfig,
     /// Webhook delivery.
     pub webhook: WebhookConfig,
+    /// Files of received messages kept on the box.
+    pub received_media: ReceivedMediaConfig,
+}
+
+/// Received media (`GET /media/{message_id}`): downloaded from WhatsApp on
+/// first request, then kept under `<data_dir>/media` within a total size and
+/// an age.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceivedMediaConfig {
+    /// Total size of the kept files, MiB; the oldest go first.
+    pub max_total_mib: u64,
+    /// Kept files older than this are deleted (fetched again on request
+    /// while WhatsApp still has them).
+    pub retention_hours: u64,
+}
+
+impl Default for ReceivedMediaConfig {
+    fn default() -> Self {
+        ReceivedMediaConfig {
+            max_total_mib: DEFAULT_RECEIVED_MEDIA_MAX_MIB,
+            retention_hours: DEFAULT_RECEIVED_MEDIA_RETENTION_HOURS,
+        }
+    }
 }
 
 /// The WhatsApp connection.
@@ -239,6 +267,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             whatsapp: WhatsAppConfig::default(),
             webhook: WebhookConfig::default(),
+            received_media: ReceivedMediaConfig::default(),
         }
     }
 }
@@ -322,6 +351,16 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("WAGO_WA_SERVER_URL", "whatsapp.server_url", Kind::Str),
     ("WAGO_WA_VERSION", "whatsapp.version", Kind::Str),
     ("WAGO_REJECT_CALLS", "whatsapp.reject_calls", Kind::Bool),
+    (
+        "WAGO_RECEIVED_MEDIA_MAX_MIB",
+        "received_media.max_total_mib",
+        Kind::Int,
+    ),
+    (
+        "WAGO_RECEIVED_MEDIA_RETENTION_HOURS",
+        "received_media.retention_hours",
+        Kind::Int,
+    ),
     (
         "WAGO_REJECT_CALL_MESSAGE",
         "whatsapp.reject_call_message",
@@ -491,6 +530,18 @@ impl Config {
         }
         if !(1..=1024).contains(&self.store.cache_mib) {
             return Err(key("store.cache_mib", "must be between 1 and 1024"));
+        }
+        if !(1..=1 << 20).contains(&self.received_media.max_total_mib) {
+            return Err(key(
+                "received_media.max_total_mib",
+                "must be between 1 and 1048576",
+            ));
+        }
+        if !(1..=24 * 366).contains(&self.received_media.retention_hours) {
+            return Err(key(
+                "received_media.retention_hours",
+                "must be between 1 and 8784 (a year)",
+            ));
         }
         self.validate_webhook()
     }

@@ -187,6 +187,11 @@ fn engine_config(cfg: &Config) -> EngineConfig {
         send_max_age: std::time::Duration::from_secs(wa.send_max_age_secs),
         media_max_bytes: wa.media_max_bytes,
         media_fetch_timeout: std::time::Duration::from_secs(wa.media_fetch_timeout_secs),
+        received_media: Some(crate::engine::media::ReceivedMedia {
+            dir: cfg.data_dir.join("media"),
+            max_total_bytes: cfg.received_media.max_total_mib * 1024 * 1024,
+            retention: std::time::Duration::from_secs(cfg.received_media.retention_hours * 3600),
+        }),
     }
 }
 

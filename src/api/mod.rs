@@ -11,6 +11,7 @@ mod events;
 mod fetch;
 mod group;
 mod health;
+mod media;
 mod messages;
 mod pairing;
 mod query;
@@ -191,6 +192,11 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiE
             user::presence(app, req).await
         }
         ["group", action] => group::route(app, req, &m, &action.to_string()).await,
+        ["media", id] => {
+            only(&m, &Method::GET, "GET")?;
+            let id = id.to_string();
+            media::get(app, req, &id).await
+        }
         ["messages"] => {
             only(&m, &Method::GET, "GET")?;
             messages::list(app, req).await

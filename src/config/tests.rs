@@ -162,3 +162,32 @@ fn call_rejection_keys() {
         assert!(err.contains(want), "{want}: {err}");
     }
 }
+
+#[test]
+fn received_media_keys() {
+    let cfg = load_str(
+        "[received_media]\nretention_hours = 2\n",
+        &[("WAGO_RECEIVED_MEDIA_MAX_MIB", "64")],
+    )
+    .expect("load");
+    assert_eq!(cfg.received_media.max_total_mib, 64);
+    assert_eq!(cfg.received_media.retention_hours, 2);
+    for (text, want) in [
+        (
+            "[received_media]\nmax_total_mib = 0",
+            "received_media.max_total_mib",
+        ),
+        (
+            "[received_media]\nretention_hours = 0",
+            "received_media.retention_hours",
+        ),
+        (
+            "[received_media]\nretention_hours = \"long\"",
+            "received_media.retention_hours",
+        ),
+        ("[received_media]\nkeep = 1", "keep"),
+    ] {
+        let err = load_str(text, &[]).expect_err(want).to_string();
+        assert!(err.contains(want), "{want}: {err}");
+    }
+}

@@ -4,14 +4,17 @@
 //! One write transaction per batch, idempotent on the message id (a crash
 //! after commit and before the ack replays the batch).
 
-use super::inbound::{classify, event_name};
+use super::inbound::{classify, event_name, has_media};
 use super::{Engine, SessionCtl};
 use crate::event::now_ms;
+use crate::store::media::put_media_ref;
 use crate::store::messages::{StateChange, insert_inbound};
 use crate::store::record_events;
 use crate::store::{MessageRecord, MessageState};
 use std::sync::Arc;
+use whatsapp_rust::wacore::proto_helpers::MessageExt;
 use whatsapp_rust::wacore::types::events::InboundMessage;
+use whatsapp_rust::waproto::buffa::Message as _;
 use whatsapp_rust::{Client, InboundDurabilityHook};
 
 /// Commits inbound messages to the store.
@@ -51,6 +54,10 @@ pub(super) fn record_of(m: &InboundMessage) -> Option<MessageRecord> {
     if let Some(lid) = lid {
         detail.insert("senderLid".into(), lid.into());
     }
+    if has_media(c.kind) {
+        // The file is at `GET /media/{id}`.
+        detail.insert("hasMedia".into(), true.into());
+    }
     if info.source.is_group {
         detail.insert("isGroup".into(), true.into());
     }
@@ -84,7 +91,17 @@ impl InboundDurabilityHook for StoreHook {
         _client: Arc<Client>,
         batch: &[InboundMessage],
     ) -> anyhow::Result<()> {
-        let records: Vec<MessageRecord> = batch.iter().filter_map(record_of).collect();
+        // Each record with, for media kinds, the encoded message to download
+        // its file from later (a restart must not lose that).
+        let records: Vec<(MessageRecord, Option<Vec<u8>>)> = batch
+            .iter()
+            .filter_map(|m| {
+                let rec = record_of(m)?;
+                let media =
+                    has_media(&rec.kind).then(|| m.message.get_base_message().encode_to_vec());
+                Some((rec, media))
+            })
+            .collect();
         // Test-only crash injection (compiled only with the `test-sim`
         // feature, which a release build refuses): the process dies between
         // receiving a user message and committing it.
@@ -105,7 +122,10 @@ impl InboundDurabilityHook for StoreHook {
             .run(move |db| {
                 let tx = db.begin_write()?;
                 let mut events = Vec::new();
-                for rec in records {
+                for (rec, media) in records {
+                    if let Some(media) = &media {
+                        put_media_ref(&tx, &session, &rec.id, &rec.kind, media)?;
+                    }
                     if let Some(rec) = insert_inbound(&tx, &session, rec)? {
                         let name = event_name(&rec.kind, rec.from_me);
                         events.push(ctl.event(

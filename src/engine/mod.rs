@@ -18,6 +18,7 @@ mod hook;
 pub mod http;
 pub mod inbound;
 pub mod jid;
+pub mod media;
 pub mod notices;
 mod outbound;
 mod outgoing;
@@ -63,6 +64,8 @@ pub struct EngineConfig {
     pub media_max_bytes: u64,
     /// Time a media URL fetch may take.
     pub media_fetch_timeout: std::time::Duration,
+    /// Where and how long received media is kept; `None` keeps none.
+    pub received_media: Option<media::ReceivedMedia>,
 }
 
 /// What the engine can fail with.
@@ -84,6 +87,15 @@ pub enum EngineError {
     /// WhatsApp does not know the group, or this account is not in it.
     #[error("{0}")]
     UnknownGroup(String),
+    /// No received message with media has this id.
+    #[error("{0}")]
+    UnknownMedia(String),
+    /// WhatsApp no longer has the file (its copy expired).
+    #[error("{0}")]
+    MediaExpired(String),
+    /// The file is larger than the whole received-media quota.
+    #[error("{0}")]
+    MediaOverQuota(String),
     /// WhatsApp refused or failed an immediate operation.
     #[error("WhatsApp: {0}")]
     WhatsApp(String),

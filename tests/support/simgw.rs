@@ -58,18 +58,38 @@ pub async fn wait_for(
     }
 }
 
+/// Starts the gateway binary on `data` against `sim` with extra environment.
+pub fn start(data: &std::path::Path, sim: &Simulator, extra: &[(&str, &str)]) -> Gateway {
+    let mut opts = Opts::default()
+        .env("WAGO_WA_SERVER_URL", &sim.ws_url())
+        .env("WAGO_WA_VERSION", VERSION)
+        .env("TEST_WAGO_MEDIA_URL", &sim.media_url());
+    for (k, v) in extra {
+        opts = opts.env(k, v);
+    }
+    Gateway::start_with(data, &opts)
+}
+
+/// SIGTERM and wait for a clean exit without blocking this runtime, on
+/// which the simulator runs.
+pub async fn stop(mut gw: Gateway) -> bool {
+    gw.signal("TERM");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = gw.wait(Duration::ZERO) {
+            return status.success();
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A gateway on a fresh simulator with one paired session:
 /// (simulator, data dir, gateway, token).
 pub async fn paired(extra: &[(&str, &str)]) -> (Simulator, tempfile::TempDir, Gateway, String) {
     let sim = Simulator::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = Opts::default()
-        .env("WAGO_WA_SERVER_URL", &sim.ws_url())
-        .env("WAGO_WA_VERSION", VERSION);
-    for (k, v) in extra {
-        opts = opts.env(k, v);
-    }
-    let gw = Gateway::start_with(dir.path(), &opts);
+    let gw = start(dir.path(), &sim, extra);
     let (_, token) = create_session(&gw, &gw.admin_token(), "front-desk").await;
     let (status, _) = post(
         &gw,

@@ -27,6 +27,7 @@
 pub mod calls;
 mod conn;
 pub mod contact;
+mod expiry;
 pub mod groups;
 mod iq;
 mod keyshare;
