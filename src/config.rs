@@ -212,6 +212,9 @@ pub struct WebhookConfig {
     pub max_log_mib: u64,
     /// Hours an old secret keeps signing after a rotation.
     pub secret_overlap_hours: u64,
+    /// `form` deliveries of events with received media carry the file
+    /// (`file` part).
+    pub forward_media: bool,
 }
 
 impl Default for WebhookConfig {
@@ -230,6 +233,7 @@ impl Default for WebhookConfig {
             retention_hours: DEFAULT_RETENTION_HOURS,
             max_log_mib: DEFAULT_MAX_LOG_MIB,
             secret_overlap_hours: DEFAULT_SECRET_OVERLAP_HOURS,
+            forward_media: true,
         }
     }
 }
@@ -412,6 +416,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         Kind::Int,
     ),
     ("WAGO_WEBHOOK_MAX_LOG_MIB", "webhook.max_log_mib", Kind::Int),
+    (
+        "WAGO_WEBHOOK_FORWARD_MEDIA",
+        "webhook.forward_media",
+        Kind::Bool,
+    ),
 ];
 
 /// Variables that are not config keys but belong to wago.

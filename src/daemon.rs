@@ -86,6 +86,7 @@ pub async fn serve(
             max_bytes: w.max_log_mib * 1024 * 1024,
         },
         prune_every: crate::webhook::PRUNE_EVERY,
+        media: crate::webhook::media::MediaSlot::default(),
     };
     // Before listening: a client that sees the port open also finds the
     // global subscription (and its generated secret file) in place.
@@ -120,6 +121,9 @@ pub async fn serve(
         hub.clone(),
         shutdown.child_token(),
     );
+    if w.forward_media {
+        delivery.media.bind(Arc::new(engine.clone()));
+    }
     match engine.resume().await {
         Ok(n) if n > 0 => tracing::info!(sessions = n, "resuming logged-in sessions"),
         Ok(_) => {}

@@ -10,12 +10,15 @@ compile_error!(
 );
 
 mod common;
+#[path = "support/receiver.rs"]
+mod receiver;
 #[path = "support/simgw.rs"]
 mod simgw;
 
 use common::client;
 use serde_json::Value;
-use simgw::{CONTACT, paired, start, stop, wait_event, wait_for};
+use serde_json::json;
+use simgw::{CONTACT, paired, post, start, stop, wait_event, wait_for};
 use std::time::Duration;
 
 /// `GET /media/{id}`: status, Content-Type, body.
@@ -143,5 +146,52 @@ async fn received_media_is_downloaded_kept_and_survives_a_restart() {
         (status, body == photo),
         (200, true),
         "kept across the restart"
+    );
+}
+
+#[tokio::test]
+async fn form_webhooks_carry_the_received_file() {
+    let (sim, _dir, gw, token) = paired(&[]).await;
+    let hook = receiver::Receiver::start().await;
+    let (status, v) = post(
+        &gw,
+        &token,
+        "/webhook",
+        json!({ "WebhookURL": hook.url("/form"), "Format": "form", "Events": ["Message"] }),
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{v}");
+    let photo = picture(5_000, 42);
+    let id = sim
+        .contact(CONTACT)
+        .send_image(&sim.phone().jid(), &photo, "image/jpeg", Some("x-ray"))
+        .await
+        .expect("send image");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let hit = loop {
+        let found = hook
+            .hits()
+            .into_iter()
+            .find(|h| String::from_utf8_lossy(&h.body).contains(id.as_str()));
+        if let Some(h) = found {
+            break h;
+        }
+        assert!(std::time::Instant::now() < deadline, "no form delivery");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        hit.header("content-type")
+            .starts_with("multipart/form-data")
+    );
+    let text = String::from_utf8_lossy(&hit.body).to_string();
+    assert!(text.contains("name=\"jsonData\""), "{text}");
+    assert!(
+        text.contains("name=\"file\"; filename="),
+        "the file part is there"
+    );
+    assert!(text.contains("Content-Type: image/jpeg"));
+    assert!(
+        hit.body.windows(photo.len()).any(|w| w == photo.as_slice()),
+        "the file part holds the decrypted image"
     );
 }

@@ -175,6 +175,26 @@ impl Engine {
     }
 }
 
+/// Forwarding received media in `form` webhooks: the file, kept or
+/// downloaded now; nothing when it cannot be had.
+impl crate::webhook::media::MediaSource for Engine {
+    fn file<'a>(&'a self, session: &'a str, id: &'a str) -> crate::webhook::media::MediaFuture<'a> {
+        Box::pin(async move {
+            match self.received_media(session, id).await {
+                Ok(f) => Some(crate::webhook::media::MediaPart {
+                    file_name: f.file_name.unwrap_or_else(|| id.to_string()),
+                    bytes: f.bytes,
+                    mimetype: f.mimetype,
+                }),
+                Err(e) => {
+                    tracing::info!(session, id, error = %e, "webhook sent without its file");
+                    None
+                }
+            }
+        })
+    }
+}
+
 /// Downloads one media message through the library.
 async fn download<D: whatsapp_rust::download::Downloadable>(
     client: &whatsapp_rust::Client,

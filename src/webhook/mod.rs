@@ -16,6 +16,7 @@
 
 pub mod client;
 pub mod global;
+pub mod media;
 pub mod payload;
 pub mod retry;
 pub mod sign;
@@ -53,6 +54,9 @@ pub struct DeliveryConfig {
     pub retention: Retention,
     /// How often retention runs.
     pub prune_every: Duration,
+    /// Where `form` deliveries get the `file` of events with media; left
+    /// unbound, no file is attached.
+    pub media: media::MediaSlot,
 }
 
 impl Default for DeliveryConfig {
@@ -67,6 +71,7 @@ impl Default for DeliveryConfig {
                 max_bytes: 64 * 1024 * 1024,
             },
             prune_every: PRUNE_EVERY,
+            media: media::MediaSlot::default(),
         }
     }
 }
