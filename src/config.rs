@@ -30,6 +30,12 @@ pub const DEFAULT_CACHE_MIB: u64 = 4;
 pub const DEFAULT_MAX_CONNECT_FAILURES: u32 = 5;
 /// Send attempts per message while connected.
 pub const DEFAULT_SEND_ATTEMPTS: u32 = 5;
+/// Default total size of kept received media, MiB.
+pub const DEFAULT_RECEIVED_MEDIA_MAX_MIB: u64 = 256;
+/// Default age at which kept received media is deleted (7 days).
+pub const DEFAULT_RECEIVED_MEDIA_RETENTION_HOURS: u64 = 7 * 24;
+/// Longest `whatsapp.reject_call_message`, bytes.
+pub const MAX_REJECT_CALL_MESSAGE: usize = 4096;
 /// Default oldest age of a queued send before it fails (24 h).
 pub const DEFAULT_SEND_MAX_AGE_SECS: u64 = 24 * 3600;
 /// Default largest media file a send accepts (16 MiB, WhatsApp's image/video scale).
@@ -86,6 +92,30 @@ pub struct Config {
     pub whatsapp: WhatsAppConfig,
     /// Webhook delivery.
     pub webhook: WebhookConfig,
+    /// Files of received messages kept on the box.
+    pub received_media: ReceivedMediaConfig,
+}
+
+/// Received media (`GET /media/{message_id}`): downloaded from WhatsApp on
+/// first request, then kept under `<data_dir>/media` within a total size and
+/// an age.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceivedMediaConfig {
+    /// Total size of the kept files, MiB; the oldest go first.
+    pub max_total_mib: u64,
+    /// Kept files older than this are deleted (fetched again on request
+    /// while WhatsApp still has them).
+    pub retention_hours: u64,
+}
+
+impl Default for ReceivedMediaConfig {
+    fn default() -> Self {
+        ReceivedMediaConfig {
+            max_total_mib: DEFAULT_RECEIVED_MEDIA_MAX_MIB,
+            retention_hours: DEFAULT_RECEIVED_MEDIA_RETENTION_HOURS,
+        }
+    }
 }
 
 /// The WhatsApp connection.
@@ -100,6 +130,11 @@ pub struct WhatsAppConfig {
     pub max_connect_failures: u32,
     /// Attempts at sending one message while connected before it is `failed`.
     pub send_attempts: u32,
+    /// Reject incoming calls at once (the caller sees "declined"); the
+    /// `call.received` event is still delivered.
+    pub reject_calls: bool,
+    /// Text sent to a caller whose call was rejected; empty sends nothing.
+    pub reject_call_message: String,
     /// A queued send older than this (seconds since it was accepted) fails
     /// with `message.failed` instead of going out late.
     pub send_max_age_secs: u64,
@@ -116,6 +151,8 @@ impl Default for WhatsAppConfig {
             version: String::new(),
             max_connect_failures: DEFAULT_MAX_CONNECT_FAILURES,
             send_attempts: DEFAULT_SEND_ATTEMPTS,
+            reject_calls: false,
+            reject_call_message: String::new(),
             send_max_age_secs: DEFAULT_SEND_MAX_AGE_SECS,
             media_max_bytes: DEFAULT_MEDIA_MAX_BYTES,
             media_fetch_timeout_secs: DEFAULT_MEDIA_FETCH_TIMEOUT_SECS,
@@ -175,6 +212,9 @@ pub struct WebhookConfig {
     pub max_log_mib: u64,
     /// Hours an old secret keeps signing after a rotation.
     pub secret_overlap_hours: u64,
+    /// `form` deliveries of events with received media carry the file
+    /// (`file` part).
+    pub forward_media: bool,
 }
 
 impl Default for WebhookConfig {
@@ -193,6 +233,7 @@ impl Default for WebhookConfig {
             retention_hours: DEFAULT_RETENTION_HOURS,
             max_log_mib: DEFAULT_MAX_LOG_MIB,
             secret_overlap_hours: DEFAULT_SECRET_OVERLAP_HOURS,
+            forward_media: true,
         }
     }
 }
@@ -230,6 +271,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             whatsapp: WhatsAppConfig::default(),
             webhook: WebhookConfig::default(),
+            received_media: ReceivedMediaConfig::default(),
         }
     }
 }
@@ -284,6 +326,7 @@ pub enum ConfigError {
 enum Kind {
     Str,
     Int,
+    Bool,
 }
 
 /// `WAGO_*` variables and the keys they set.
@@ -311,6 +354,22 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("WAGO_CACHE_MIB", "store.cache_mib", Kind::Int),
     ("WAGO_WA_SERVER_URL", "whatsapp.server_url", Kind::Str),
     ("WAGO_WA_VERSION", "whatsapp.version", Kind::Str),
+    ("WAGO_REJECT_CALLS", "whatsapp.reject_calls", Kind::Bool),
+    (
+        "WAGO_RECEIVED_MEDIA_MAX_MIB",
+        "received_media.max_total_mib",
+        Kind::Int,
+    ),
+    (
+        "WAGO_RECEIVED_MEDIA_RETENTION_HOURS",
+        "received_media.retention_hours",
+        Kind::Int,
+    ),
+    (
+        "WAGO_REJECT_CALL_MESSAGE",
+        "whatsapp.reject_call_message",
+        Kind::Str,
+    ),
     (
         "WAGO_WA_SEND_MAX_AGE_SECS",
         "whatsapp.send_max_age_secs",
@@ -357,6 +416,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         Kind::Int,
     ),
     ("WAGO_WEBHOOK_MAX_LOG_MIB", "webhook.max_log_mib", Kind::Int),
+    (
+        "WAGO_WEBHOOK_FORWARD_MEDIA",
+        "webhook.forward_media",
+        Kind::Bool,
+    ),
 ];
 
 /// Variables that are not config keys but belong to wago.
@@ -443,6 +507,18 @@ impl Config {
         if !(1..=100).contains(&self.whatsapp.send_attempts) {
             return Err(key("whatsapp.send_attempts", "must be between 1 and 100"));
         }
+        if self.whatsapp.reject_call_message.len() > MAX_REJECT_CALL_MESSAGE {
+            return Err(key(
+                "whatsapp.reject_call_message",
+                "must be at most 4096 bytes",
+            ));
+        }
+        if !self.whatsapp.reject_call_message.is_empty() && !self.whatsapp.reject_calls {
+            return Err(key(
+                "whatsapp.reject_call_message",
+                "is only sent when whatsapp.reject_calls is true",
+            ));
+        }
         if !(1..=30 * 24 * 3600).contains(&self.whatsapp.send_max_age_secs) {
             return Err(key(
                 "whatsapp.send_max_age_secs",
@@ -463,6 +539,18 @@ impl Config {
         }
         if !(1..=1024).contains(&self.store.cache_mib) {
             return Err(key("store.cache_mib", "must be between 1 and 1024"));
+        }
+        if !(1..=1 << 20).contains(&self.received_media.max_total_mib) {
+            return Err(key(
+                "received_media.max_total_mib",
+                "must be between 1 and 1048576",
+            ));
+        }
+        if !(1..=24 * 366).contains(&self.received_media.retention_hours) {
+            return Err(key(
+                "received_media.retention_hours",
+                "must be between 1 and 8784 (a year)",
+            ));
         }
         self.validate_webhook()
     }
@@ -563,6 +651,16 @@ fn apply_env(
         };
         let value = match kind {
             Kind::Str => toml::Value::String(raw),
+            Kind::Bool => match raw.trim() {
+                "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
+                "0" | "false" | "no" | "off" | "" => toml::Value::Boolean(false),
+                _ => {
+                    return Err(ConfigError::Env {
+                        var,
+                        reason: format!("sets `{key}`, which needs true or false"),
+                    });
+                }
+            },
             Kind::Int => match raw.trim().parse::<i64>() {
                 Ok(n) => toml::Value::Integer(n),
                 Err(_) => {

@@ -87,6 +87,7 @@ pub async fn serve(
         },
         prune_every: crate::webhook::PRUNE_EVERY,
         checkin: supervisor.checkin(),
+        media: crate::webhook::media::MediaSlot::default(),
     };
     // Before listening: a client that sees the port open also finds the
     // global subscription (and its generated secret file) in place.
@@ -121,6 +122,9 @@ pub async fn serve(
         hub.clone(),
         shutdown.child_token(),
     );
+    if w.forward_media {
+        delivery.media.bind(Arc::new(engine.clone()));
+    }
     match engine.resume().await {
         Ok(n) if n > 0 => tracing::info!(sessions = n, "resuming logged-in sessions"),
         Ok(_) => {}
@@ -184,9 +188,16 @@ fn engine_config(cfg: &Config, checkin: Checkin) -> EngineConfig {
         max_connect_failures: wa.max_connect_failures,
         send_attempts: wa.send_attempts,
         checkin,
+        reject_calls: wa.reject_calls,
+        reject_call_message: wa.reject_call_message.clone(),
         send_max_age: std::time::Duration::from_secs(wa.send_max_age_secs),
         media_max_bytes: wa.media_max_bytes,
         media_fetch_timeout: std::time::Duration::from_secs(wa.media_fetch_timeout_secs),
+        received_media: Some(crate::engine::media::ReceivedMedia {
+            dir: cfg.data_dir.join("media"),
+            max_total_bytes: cfg.received_media.max_total_mib * 1024 * 1024,
+            retention: std::time::Duration::from_secs(cfg.received_media.retention_hours * 3600),
+        }),
     }
 }
 

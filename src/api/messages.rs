@@ -26,6 +26,7 @@ pub fn view(m: &MessageRecord) -> serde_json::Value {
         "History": m.history.iter().map(|h| json!({ "State": h.state, "At": h.at })).collect::<Vec<_>>(),
         "ClientId": m.client_id,
         "Error": m.error,
+        "Detail": m.detail,
     })
 }
 

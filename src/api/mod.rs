@@ -9,7 +9,9 @@ mod auth;
 mod body;
 mod events;
 mod fetch;
+mod group;
 mod health;
+mod media;
 mod messages;
 mod pairing;
 mod query;
@@ -17,6 +19,7 @@ mod reply;
 mod send;
 mod send_media;
 mod session;
+mod user;
 mod webhook;
 mod webhook_status;
 
@@ -172,6 +175,28 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiE
             only(&m, &Method::POST, "POST")?;
             actions::presence(app, req).await
         }
+        ["user", "check"] => {
+            only(&m, &Method::POST, "POST")?;
+            user::check(app, req).await
+        }
+        ["user", "info"] => {
+            get_or_post(&m)?;
+            user::info(app, req).await
+        }
+        ["user", "avatar"] => {
+            get_or_post(&m)?;
+            user::avatar(app, req).await
+        }
+        ["user", "presence"] => {
+            only(&m, &Method::POST, "POST")?;
+            user::presence(app, req).await
+        }
+        ["group", action] => group::route(app, req, &m, &action.to_string()).await,
+        ["media", id] => {
+            only(&m, &Method::GET, "GET")?;
+            let id = id.to_string();
+            media::get(app, req, &id).await
+        }
         ["messages"] => {
             only(&m, &Method::GET, "GET")?;
             messages::list(app, req).await
@@ -249,6 +274,11 @@ fn engine_error(e: EngineError) -> ApiError {
             "not_connected",
             "the session is not connected to WhatsApp",
         ),
+        EngineError::UnknownGroup(m) => {
+            let mut e = ApiError::new(hyper::StatusCode::NOT_FOUND, "unknown_group", m);
+            e.details = Some(Box::new(serde_json::json!({ "field": "GroupJID" })));
+            e
+        }
         EngineError::WhatsApp(why) => ApiError::new(
             hyper::StatusCode::BAD_GATEWAY,
             "whatsapp_error",
@@ -262,6 +292,15 @@ fn engine_error(e: EngineError) -> ApiError {
                 "the gateway could not complete the request; see its log",
             )
         }
+    }
+}
+
+/// Refuses any method but GET and POST with a 405.
+fn get_or_post(m: &Method) -> Result<(), ApiError> {
+    if m == Method::GET || m == Method::POST {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed("GET, POST"))
     }
 }
 

@@ -160,3 +160,69 @@ fn outbound_send_keys_have_defaults_env_overrides_and_ranges() {
         assert!(err.contains(key), "{text}: {err}");
     }
 }
+
+#[test]
+fn call_rejection_keys() {
+    let cfg = load_str(
+        "",
+        &[
+            ("WAGO_REJECT_CALLS", "true"),
+            ("WAGO_REJECT_CALL_MESSAGE", "Please send a text"),
+        ],
+    )
+    .expect("load");
+    assert!(cfg.whatsapp.reject_calls);
+    assert_eq!(cfg.whatsapp.reject_call_message, "Please send a text");
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let long = format!(
+        "[whatsapp]\nreject_calls = true\nreject_call_message = \"{}\"",
+        "x".repeat(MAX_REJECT_CALL_MESSAGE + 1)
+    );
+    let cases: &[Case] = &[
+        ("", &[("WAGO_REJECT_CALLS", "maybe")], "WAGO_REJECT_CALLS"),
+        (
+            "[whatsapp]\nreject_calls = \"yes\"",
+            &[],
+            "whatsapp.reject_calls",
+        ),
+        (
+            "[whatsapp]\nreject_call_message = \"hi\"",
+            &[],
+            "whatsapp.reject_call_message",
+        ),
+        (&long, &[], "whatsapp.reject_call_message"),
+    ];
+    for (text, vars, want) in cases {
+        let err = load_str(text, vars).expect_err(want).to_string();
+        assert!(err.contains(want), "{want}: {err}");
+    }
+}
+
+#[test]
+fn received_media_keys() {
+    let cfg = load_str(
+        "[received_media]\nretention_hours = 2\n",
+        &[("WAGO_RECEIVED_MEDIA_MAX_MIB", "64")],
+    )
+    .expect("load");
+    assert_eq!(cfg.received_media.max_total_mib, 64);
+    assert_eq!(cfg.received_media.retention_hours, 2);
+    for (text, want) in [
+        (
+            "[received_media]\nmax_total_mib = 0",
+            "received_media.max_total_mib",
+        ),
+        (
+            "[received_media]\nretention_hours = 0",
+            "received_media.retention_hours",
+        ),
+        (
+            "[received_media]\nretention_hours = \"long\"",
+            "received_media.retention_hours",
+        ),
+        ("[received_media]\nkeep = 1", "keep"),
+    ] {
+        let err = load_str(text, &[]).expect_err(want).to_string();
+        assert!(err.contains(want), "{want}: {err}");
+    }
+}

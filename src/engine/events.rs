@@ -5,7 +5,7 @@
 //! durability hook before this sees them (see `hook.rs`).
 
 use super::session::Outcome;
-use super::{Code, Engine, SessionCtl, State};
+use super::{Code, Engine, SessionCtl, State, notices};
 use crate::event::now_ms;
 use crate::store::MessageState;
 use crate::store::messages::advance;
@@ -13,6 +13,7 @@ use crate::store::record_events;
 use serde_json::json;
 use std::sync::Arc;
 use whatsapp_rust::Client;
+use whatsapp_rust::wacore::types::call::IncomingCall;
 use whatsapp_rust::wacore::types::events::{ConnectFailureReason, Event};
 use whatsapp_rust::wacore::types::presence::ReceiptType;
 
@@ -52,6 +53,16 @@ pub(super) async fn apply(
     }
     if let Event::ConnectFailure(_) = event {
         ctl.update(|s| s.last_error = Some(refusal(event)));
+    }
+    if let Some(n) = notices::notice(event) {
+        engine
+            .publish(vec![ctl.event(n.name, n.chat, n.payload)])
+            .await;
+    }
+    if engine.inner.cfg.reject_calls
+        && let Some(call) = notices::call_offer(event)
+    {
+        reject_call(engine, ctl, client, call).await;
     }
     let now = now_ms();
     match event {
@@ -188,6 +199,24 @@ pub(super) async fn apply(
         _ => {}
     }
     Flow::Continue
+}
+
+/// Declines a call offer and, when configured, queues the text for the
+/// caller (stored and retried like any send).
+async fn reject_call(engine: &Engine, ctl: &SessionCtl, client: &Arc<Client>, call: &IncomingCall) {
+    if let Err(e) = client.voip().reject(call).await {
+        tracing::warn!(session = %ctl.id, error = %e, "could not reject a call");
+        return;
+    }
+    tracing::info!(session = %ctl.id, from = %call.from, "call rejected");
+    let text = &engine.inner.cfg.reject_call_message;
+    if text.is_empty() {
+        return;
+    }
+    let to = call.action.call_creator().to_non_ad_string();
+    if let Err(e) = engine.send_text(&ctl.id, &to, text, None).await {
+        tracing::warn!(session = %ctl.id, error = %e, "could not queue the call-rejection text");
+    }
 }
 
 /// The words for a refused connection.

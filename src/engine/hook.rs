@@ -4,14 +4,17 @@
 //! One write transaction per batch, idempotent on the message id (a crash
 //! after commit and before the ack replays the batch).
 
+use super::inbound::{classify, event_name, has_media};
 use super::{Engine, SessionCtl};
 use crate::event::now_ms;
+use crate::store::media::put_media_ref;
 use crate::store::messages::{StateChange, insert_inbound};
 use crate::store::record_events;
 use crate::store::{MessageRecord, MessageState};
 use std::sync::Arc;
 use whatsapp_rust::wacore::proto_helpers::MessageExt;
 use whatsapp_rust::wacore::types::events::InboundMessage;
+use whatsapp_rust::waproto::buffa::Message as _;
 use whatsapp_rust::{Client, InboundDurabilityHook};
 
 /// Commits inbound messages to the store.
@@ -26,51 +29,46 @@ impl StoreHook {
     }
 }
 
-/// What kind of user message this is; `None` for protocol-only messages
-/// (key shares, sender-key distribution, …), which are not stored.
-pub(super) fn kind_of(message: &whatsapp_rust::waproto::whatsapp::Message) -> Option<&'static str> {
-    let m = message.get_base_message();
-    if m.text_content().is_some() {
-        return Some("text");
-    }
-    let kinds = [
-        (m.image_message.is_set(), "image"),
-        (m.video_message.is_set(), "video"),
-        (m.audio_message.is_set(), "audio"),
-        (m.document_message.is_set(), "document"),
-        (m.sticker_message.is_set(), "sticker"),
-        (m.location_message.is_set(), "location"),
-        (m.contact_message.is_set(), "contact"),
-        (m.reaction_message.is_set(), "reaction"),
-    ];
-    if let Some((_, k)) = kinds.iter().find(|(set, _)| *set) {
-        return Some(k);
-    }
-    if m.protocol_message.is_set() || m.sender_key_distribution_message.is_set() {
-        return None;
-    }
-    Some("other")
-}
-
 /// The stored form of one inbound message, or `None` for protocol messages.
 pub(super) fn record_of(m: &InboundMessage) -> Option<MessageRecord> {
     let info = &m.info;
-    let kind = kind_of(&m.message)?;
-    let body = m.message.text_content().map(str::to_string);
+    let c = classify(&m.message)?;
     let at = info.timestamp.timestamp_millis();
     let state = if info.source.is_from_me {
         MessageState::Sent
     } else {
         MessageState::Received
     };
+    let mut detail = c.detail;
+    // Person events carry both the phone JID and the @lid where known.
+    let sender = &info.source.sender;
+    let alt = info.source.sender_alt.as_ref().map(|j| j.to_string());
+    let (pn, lid) = if sender.is_lid() {
+        (alt, Some(sender.to_string()))
+    } else {
+        (Some(sender.to_string()), alt)
+    };
+    if let Some(pn) = pn {
+        detail.insert("senderPn".into(), pn.into());
+    }
+    if let Some(lid) = lid {
+        detail.insert("senderLid".into(), lid.into());
+    }
+    if has_media(c.kind) {
+        // The file is at `GET /media/{id}`.
+        detail.insert("hasMedia".into(), true.into());
+    }
+    if info.source.is_group {
+        detail.insert("isGroup".into(), true.into());
+    }
     Some(MessageRecord {
         id: info.id.to_string(),
         seq: 0,
         chat: info.source.chat.to_string(),
-        sender: info.source.sender.to_string(),
+        sender: sender.to_string(),
         from_me: info.source.is_from_me,
-        kind: kind.into(),
-        body,
+        kind: c.kind.into(),
+        body: c.body,
         push_name: (!info.push_name.is_empty()).then(|| info.push_name.clone()),
         timestamp: at,
         state,
@@ -81,6 +79,7 @@ pub(super) fn record_of(m: &InboundMessage) -> Option<MessageRecord> {
         client_id: None,
         error: None,
         attempts: 0,
+        detail: (!detail.is_empty()).then_some(detail),
         payload: None,
     })
 }
@@ -92,7 +91,17 @@ impl InboundDurabilityHook for StoreHook {
         _client: Arc<Client>,
         batch: &[InboundMessage],
     ) -> anyhow::Result<()> {
-        let records: Vec<MessageRecord> = batch.iter().filter_map(record_of).collect();
+        // Each record with, for media kinds, the encoded message to download
+        // its file from later (a restart must not lose that).
+        let records: Vec<(MessageRecord, Option<Vec<u8>>)> = batch
+            .iter()
+            .filter_map(|m| {
+                let rec = record_of(m)?;
+                let media =
+                    has_media(&rec.kind).then(|| m.message.get_base_message().encode_to_vec());
+                Some((rec, media))
+            })
+            .collect();
         // Test-only crash injection (compiled only with the `test-sim`
         // feature, which a release build refuses): the process dies between
         // receiving a user message and committing it.
@@ -113,13 +122,12 @@ impl InboundDurabilityHook for StoreHook {
             .run(move |db| {
                 let tx = db.begin_write()?;
                 let mut events = Vec::new();
-                for rec in records {
+                for (rec, media) in records {
+                    if let Some(media) = &media {
+                        put_media_ref(&tx, &session, &rec.id, &rec.kind, media)?;
+                    }
                     if let Some(rec) = insert_inbound(&tx, &session, rec)? {
-                        let name = if rec.from_me {
-                            "message.sent"
-                        } else {
-                            "message.received"
-                        };
+                        let name = event_name(&rec.kind, rec.from_me);
                         events.push(ctl.event(
                             name,
                             Some(rec.chat.clone()),

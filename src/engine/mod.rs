@@ -11,10 +11,15 @@
 
 mod actions;
 pub mod backend;
+pub mod contacts;
 mod events;
+pub mod groups;
 mod hook;
 pub mod http;
+pub mod inbound;
 pub mod jid;
+pub mod media;
+pub mod notices;
 mod outbound;
 mod outgoing;
 pub mod qr;
@@ -51,12 +56,18 @@ pub struct EngineConfig {
     pub send_attempts: u32,
     /// Registers each session loop's heartbeat with the supervisor.
     pub checkin: crate::supervisor::Checkin,
+    /// Reject incoming calls at once.
+    pub reject_calls: bool,
+    /// Text sent to a rejected caller; empty sends none.
+    pub reject_call_message: String,
     /// A queued send older than this fails (`message.failed`); zero means never.
     pub send_max_age: std::time::Duration,
     /// Largest media file a send accepts.
     pub media_max_bytes: u64,
     /// Time a media URL fetch may take.
     pub media_fetch_timeout: std::time::Duration,
+    /// Where and how long received media is kept; `None` keeps none.
+    pub received_media: Option<media::ReceivedMedia>,
 }
 
 /// What the engine can fail with.
@@ -75,6 +86,18 @@ pub enum EngineError {
     /// The session is not connected for an operation that needs it now.
     #[error("the session is not connected")]
     NotConnected,
+    /// WhatsApp does not know the group, or this account is not in it.
+    #[error("{0}")]
+    UnknownGroup(String),
+    /// No received message with media has this id.
+    #[error("{0}")]
+    UnknownMedia(String),
+    /// WhatsApp no longer has the file (its copy expired).
+    #[error("{0}")]
+    MediaExpired(String),
+    /// The file is larger than the whole received-media quota.
+    #[error("{0}")]
+    MediaOverQuota(String),
     /// WhatsApp refused or failed an immediate operation.
     #[error("WhatsApp: {0}")]
     WhatsApp(String),
@@ -298,6 +321,7 @@ impl Engine {
             client_id: out.client_id,
             error: None,
             attempts: 0,
+            detail: None,
             payload: Some(out.payload),
         };
         let (rec, created) = self
@@ -402,9 +426,10 @@ impl SessionCtl {
     }
 }
 
-/// The payload of a message event.
+/// The payload of a message event: the stored fields plus the
+/// kind-specific details (`targetId`, `mimetype`, `senderLid`, …).
 pub(crate) fn message_payload(m: &MessageRecord) -> serde_json::Value {
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "id": m.id,
         "chat": m.chat,
         "sender": m.sender,
@@ -415,7 +440,13 @@ pub(crate) fn message_payload(m: &MessageRecord) -> serde_json::Value {
         "timestamp": m.timestamp,
         "state": m.state,
         "error": m.error,
-    })
+    });
+    if let (Some(obj), Some(detail)) = (v.as_object_mut(), &m.detail) {
+        for (k, val) in detail {
+            obj.entry(k.clone()).or_insert_with(|| val.clone());
+        }
+    }
+    v
 }
 
 /// Waits until the session's supervisor has stopped (its token is cancelled

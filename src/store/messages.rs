@@ -79,6 +79,10 @@ pub struct MessageRecord {
     /// Send attempts so far.
     #[serde(default)]
     pub attempts: u32,
+    /// Kind-specific fields (media metadata, location, the message a
+    /// reaction/edit/revoke points at, the sender's other JID), camelCase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Map<String, serde_json::Value>>,
     /// What an outbound message carries until it is sent; `None` for inbound
     /// messages and for texts stored before payloads existed (their text is
     /// `body`).

@@ -9,6 +9,7 @@
 mod deadletters;
 mod error;
 mod eventlog;
+pub mod media;
 pub mod messages;
 mod outbox;
 pub mod payload;

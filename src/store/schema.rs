@@ -18,6 +18,7 @@ const STEPS: &[Step] = &[
     step_3_messages,
     step_4_webhooks,
     step_5_outbound_media,
+    step_6_received_media,
 ];
 
 /// The schema version this build writes.
@@ -65,6 +66,12 @@ fn step_4_webhooks(tx: &WriteTransaction) -> Result<(), StoreError> {
 /// Step 5: media bytes of queued sends.
 fn step_5_outbound_media(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(OUTBOUND_MEDIA)?;
+    Ok(())
+}
+
+/// Step 6: references to received media (to download it on demand).
+fn step_6_received_media(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(MEDIA_REF)?;
     Ok(())
 }
 

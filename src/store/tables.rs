@@ -145,6 +145,11 @@ pub const SEND_QUEUE: TableDefinition<&[u8], &str> = TableDefinition::new("send_
 /// the send is finished (sent or failed).
 pub const OUTBOUND_MEDIA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbound_media");
 
+/// session ‖ 0 ‖ message id → a received media message's download reference
+/// (`kind` ‖ 0 ‖ the encoded WhatsApp message), written with the message in
+/// the durability hook so a restart can still fetch it (`store::media`).
+pub const MEDIA_REF: TableDefinition<&[u8], &[u8]> = TableDefinition::new("media_ref");
+
 // ---- Webhooks: event log, outbox, subscriptions (store::outbox, store::subscriptions) ----
 // The log and the jobs that deliver it are written in one transaction, so an
 // event is never recorded without its jobs, nor a job without its event.

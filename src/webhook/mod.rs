@@ -16,6 +16,7 @@
 
 pub mod client;
 pub mod global;
+pub mod media;
 pub mod payload;
 pub mod retry;
 pub mod sign;
@@ -55,6 +56,9 @@ pub struct DeliveryConfig {
     pub prune_every: Duration,
     /// Registers each worker's heartbeat with the supervisor.
     pub checkin: crate::supervisor::Checkin,
+    /// Where `form` deliveries get the `file` of events with media; left
+    /// unbound, no file is attached.
+    pub media: media::MediaSlot,
 }
 
 impl Default for DeliveryConfig {
@@ -70,6 +74,7 @@ impl Default for DeliveryConfig {
             },
             prune_every: PRUNE_EVERY,
             checkin: crate::supervisor::Checkin::unwatched(),
+            media: media::MediaSlot::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! The envelope is the same bytes on every attempt (it holds the event's
 //! time, not the attempt's), so receivers can deduplicate on `id` and compare.
 
+use super::media::MediaPart;
 use crate::store::{Format, LoggedEvent};
 use bytes::Bytes;
 use rand::RngCore;
@@ -33,8 +34,14 @@ pub struct Encoded {
     pub body: Bytes,
 }
 
-/// Encodes `ev` in `format`; `form_token` is the `token` field of forms.
-pub fn encode(ev: &LoggedEvent, format: Format, form_token: Option<&str>) -> Encoded {
+/// Encodes `ev` in `format`; `form_token` is the `token` field of forms,
+/// `file` their `file` part (received media).
+pub fn encode(
+    ev: &LoggedEvent,
+    format: Format,
+    form_token: Option<&str>,
+    file: Option<&MediaPart>,
+) -> Encoded {
     let json = serde_json::to_vec(&envelope(ev)).unwrap_or_else(|_| b"{}".to_vec());
     match format {
         Format::Json => Encoded {
@@ -60,6 +67,9 @@ pub fn encode(ev: &LoggedEvent, format: Format, form_token: Option<&str>) -> Enc
                 &json,
                 Some("application/json"),
             );
+            if let Some(f) = file {
+                file_part(&mut body, &boundary, f);
+            }
             body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
             Encoded {
                 content_type: format!("multipart/form-data; boundary={boundary}"),
@@ -67,6 +77,24 @@ pub fn encode(ev: &LoggedEvent, format: Format, form_token: Option<&str>) -> Enc
             }
         }
     }
+}
+
+/// The `file` part: the file name stripped of quotes and line breaks.
+fn file_part(out: &mut Vec<u8>, boundary: &str, f: &MediaPart) {
+    let name: String = f
+        .file_name
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .collect();
+    let ct: String = f.mimetype.chars().filter(|c| !c.is_control()).collect();
+    out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+    out.extend_from_slice(
+        format!("Content-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n")
+            .as_bytes(),
+    );
+    out.extend_from_slice(format!("Content-Type: {ct}\r\n\r\n").as_bytes());
+    out.extend_from_slice(&f.bytes);
+    out.extend_from_slice(b"\r\n");
 }
 
 fn part(out: &mut Vec<u8>, boundary: &str, name: &str, value: &[u8], ct: Option<&str>) {
@@ -120,18 +148,38 @@ mod tests {
         }
         assert_eq!(v["engine"], "wago");
         assert_eq!(v["me"]["pushName"], "");
-        let a = encode(&ev(), Format::Json, None);
-        let b = encode(&ev(), Format::Json, None);
+        let a = encode(&ev(), Format::Json, None, None);
+        let b = encode(&ev(), Format::Json, None, None);
         assert_eq!(a.body, b.body, "same bytes on every attempt");
     }
 
     #[test]
     fn form_has_token_and_json_data() {
-        let f = encode(&ev(), Format::Form, Some("tok"));
+        let f = encode(&ev(), Format::Form, Some("tok"), None);
         let text = String::from_utf8(f.body.to_vec()).expect("utf8");
         let boundary = f.content_type.split("boundary=").nth(1).expect("boundary");
         assert!(text.contains("name=\"token\"\r\n\r\ntok\r\n"), "{text}");
         assert!(text.contains("name=\"jsonData\""));
         assert!(text.ends_with(&format!("--{boundary}--\r\n")));
+    }
+
+    #[test]
+    fn form_carries_the_file_part_when_given() {
+        let file = MediaPart {
+            bytes: vec![0xff, 0xd8, 0x00, 0x01],
+            mimetype: "image/jpeg".into(),
+            file_name: "x\"y\r\n.jpg".into(),
+        };
+        let f = encode(&ev(), Format::Form, Some("tok"), Some(&file));
+        let body = f.body.to_vec();
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("name=\"file\"; filename=\"xy.jpg\""),
+            "{text}"
+        );
+        assert!(text.contains("Content-Type: image/jpeg"));
+        assert!(body.windows(4).any(|w| w == [0xff, 0xd8, 0x00, 0x01]));
+        let plain = encode(&ev(), Format::Form, Some("tok"), None);
+        assert!(!String::from_utf8_lossy(&plain.body).contains("name=\"file\""));
     }
 }

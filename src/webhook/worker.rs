@@ -190,7 +190,20 @@ pub async fn attempt(
     cfg: &DeliveryConfig,
     job: DueJob,
 ) -> Outcome {
-    let enc = payload::encode(&job.event, sub.format, sub.form_token.as_deref());
+    let file = match sub.format {
+        crate::store::Format::Form => {
+            cfg.media
+                .file_for(&job.event.event.session, &job.event.event.payload)
+                .await
+        }
+        _ => None,
+    };
+    let enc = payload::encode(
+        &job.event,
+        sub.format,
+        sub.form_token.as_deref(),
+        file.as_ref(),
+    );
     let now = now_ms();
     let ts = now / 1000;
     let mut headers: Vec<(String, String)> = vec![

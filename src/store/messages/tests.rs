@@ -23,6 +23,7 @@ fn out(id: &str, chat: &str, client_id: Option<&str>) -> MessageRecord {
         client_id: client_id.map(str::to_string),
         error: None,
         attempts: 0,
+        detail: None,
         payload: None,
     }
 }

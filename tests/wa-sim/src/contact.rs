@@ -119,7 +119,7 @@ impl Contact {
 
     /// Sends `node` to every linked companion of the account, now or on
     /// its next login.
-    fn to_companions(&self, to_account_jid: &str, node: Node) -> anyhow::Result<()> {
+    pub(crate) fn to_companions(&self, to_account_jid: &str, node: Node) -> anyhow::Result<()> {
         let user = to_account_jid.split(['@', ':']).next().unwrap_or_default();
         let devices = {
             let inner = self.shared.lock();

@@ -44,6 +44,8 @@ pub(crate) async fn handle(shared: &Arc<Shared>, ctx: &mut ConnCtx, node: &NodeR
         // "No record" would make the client re-upload; 503 makes it skip.
         ("encrypt", "digest") => iq_error(&id, 503, "service-unavailable"),
         ("usync", _) => usync(shared, &id, node),
+        ("w:profile:picture", _) => crate::profile::picture_iq(shared, &id, node),
+        ("w:g2", _) => crate::groups::iq(shared, ctx, &id, node),
         ("w:m", "media_conn") => crate::media::media_conn(shared, &id),
         ("md", "remove-companion-device") => remove_companion(shared, &id, node),
         ("md", "link_code_companion_reg") => pair_code::on_iq(shared, ctx, &id, node),
@@ -235,6 +237,9 @@ fn usync(shared: &Arc<Shared>, id: &str, node: &NodeRef<'_>) -> Node {
                             .build()])
                         .build(),
                 ),
+                "status" | "picture" if exists => {
+                    children.extend(crate::profile::usync_child(shared, &user_part, protocol));
+                }
                 "contact" => children.push(
                     NodeBuilder::new("contact")
                         .attr("type", if exists { "in" } else { "out" })

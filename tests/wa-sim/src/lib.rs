@@ -24,8 +24,11 @@
 //! enable it for its own tests), because
 //! the simulator's Noise certificate is not signed by WhatsApp.
 
+pub mod calls;
 mod conn;
 pub mod contact;
+mod expiry;
+pub mod groups;
 mod iq;
 mod keyshare;
 mod login;
@@ -37,11 +40,14 @@ mod noise;
 mod pair_code;
 pub mod pairing;
 mod party;
+mod profile;
 mod server;
 mod stanza;
 mod state;
 
+pub use calls::ClientCall;
 pub use contact::{Contact, ReceiptKind};
+pub use groups::SimGroup;
 pub use media::SimHttpClient;
 pub use noise::HandshakeKind;
 pub use pairing::{PairedDevice, Phone};

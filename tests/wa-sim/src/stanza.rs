@@ -16,6 +16,9 @@ pub(crate) async fn dispatch(shared: &Arc<Shared>, ctx: &mut ConnCtx, node: &Nod
         "message" => messages::from_client(shared, ctx, node).await,
         "receipt" => on_receipt(shared, ctx, node),
         "ack" => on_ack(shared, ctx, node),
+        "call" => crate::calls::from_client(shared, ctx, node),
+        "presence" => on_presence(shared, node),
+        // Chat state, unified-session telemetry: nothing to answer.
         "chatstate" => on_chatstate(shared, node),
         // Presence, unified-session telemetry: nothing to answer.
         _ => {}
@@ -96,5 +99,16 @@ fn on_ack(shared: &Arc<Shared>, ctx: &ConnCtx, node: &NodeRef<'_>) {
     }
     if let (Some(device), Some(id)) = (&ctx.device, nodes::attr(node, "id")) {
         shared.acknowledge(device, &[id]);
+    }
+}
+
+/// Records a presence subscription (`<presence type="subscribe" to>`);
+/// the client's own availability is accepted and ignored.
+fn on_presence(shared: &Arc<Shared>, node: &NodeRef<'_>) {
+    if nodes::attr(node, "type").as_deref() == Some("subscribe")
+        && let Some(to) = nodes::attr(node, "to")
+    {
+        shared.lock().presence_subscriptions.push(to);
+        shared.bump();
     }
 }

@@ -238,6 +238,15 @@ pub(crate) struct Inner {
     pub(crate) blobs: HashMap<String, Vec<u8>>,
     /// Handshake of every successful companion login, oldest first.
     pub(crate) logins: Vec<crate::noise::HandshakeKind>,
+    /// `<call>` stanzas the client sent, oldest first.
+    pub(crate) client_calls: Vec<crate::calls::ClientCall>,
+    /// Groups by JID, and the number of groups made so far.
+    pub(crate) groups: HashMap<String, crate::groups::SimGroup>,
+    pub(crate) next_group: u32,
+    /// JIDs whose presence the client subscribed to, oldest first.
+    pub(crate) presence_subscriptions: Vec<String>,
+    /// Contacts' about texts and pictures by number.
+    pub(crate) profiles: HashMap<String, crate::profile::Profile>,
 }
 
 /// State shared by the accept loop, connection tasks and the test handles.
@@ -275,6 +284,11 @@ impl Shared {
                 logins: Vec::new(),
                 pair_codes: Vec::new(),
                 blobs: HashMap::new(),
+                client_calls: Vec::new(),
+                groups: HashMap::new(),
+                next_group: 0,
+                presence_subscriptions: Vec::new(),
+                profiles: HashMap::new(),
             }),
             version: watch::channel(0).0,
         }
@@ -379,6 +393,24 @@ impl Shared {
         live.chain(queued)
             .filter(|n| n.tag == "message")
             .filter_map(|n| n.attrs.get("id").map(|v| v.as_str().into_owned()))
+            .collect()
+    }
+
+    /// Every linked companion of every account (not logged out).
+    pub(crate) fn all_companions(&self) -> Vec<DeviceId> {
+        let inner = self.lock();
+        inner
+            .accounts
+            .values()
+            .flat_map(|a| {
+                a.devices
+                    .iter()
+                    .filter(|(_, c)| !c.logged_out)
+                    .map(|(d, _)| DeviceId {
+                        user: a.user.clone(),
+                        device: *d,
+                    })
+            })
             .collect()
     }
 

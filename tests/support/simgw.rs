@@ -1,0 +1,148 @@
+//! A gateway binary on a fresh simulator with one paired session, and the
+//! small HTTP helpers the simulator-backed tests share.
+#![allow(dead_code)]
+
+use crate::common::{Gateway, Opts, client, create_session};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use wa_sim::Simulator;
+
+/// The pinned WhatsApp Web version the gateway announces.
+pub const VERSION: &str = "2.3000.1027934701";
+/// The contact most tests talk to.
+pub const CONTACT: &str = "15559870000";
+
+pub async fn get(gw: &Gateway, token: &str, path: &str) -> (u16, Value) {
+    let r = client()
+        .get(gw.url(path))
+        .header("token", token)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("json"))
+}
+
+pub async fn post(gw: &Gateway, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = client()
+        .post(gw.url(path))
+        .header("token", token)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("json"))
+}
+
+/// Polls `GET path` until `pred` holds, failing the test after `limit`.
+pub async fn wait_for(
+    gw: &Gateway,
+    token: &str,
+    path: &str,
+    limit: Duration,
+    pred: impl Fn(u16, &Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (status, v) = get(gw, token, path).await;
+        if pred(status, &v) {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting on {path}; last: {status} {v}\nlog:\n{}",
+            gw.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Starts the gateway binary on `data` against `sim` with extra environment.
+pub fn start(data: &std::path::Path, sim: &Simulator, extra: &[(&str, &str)]) -> Gateway {
+    let mut opts = Opts::default()
+        .env("WAGO_WA_SERVER_URL", &sim.ws_url())
+        .env("WAGO_WA_VERSION", VERSION)
+        .env("TEST_WAGO_MEDIA_URL", &sim.media_url());
+    for (k, v) in extra {
+        opts = opts.env(k, v);
+    }
+    Gateway::start_with(data, &opts)
+}
+
+/// SIGTERM and wait for a clean exit without blocking this runtime, on
+/// which the simulator runs.
+pub async fn stop(mut gw: Gateway) -> bool {
+    gw.signal("TERM");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = gw.wait(Duration::ZERO) {
+            return status.success();
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A gateway on a fresh simulator with one paired session:
+/// (simulator, data dir, gateway, token).
+pub async fn paired(extra: &[(&str, &str)]) -> (Simulator, tempfile::TempDir, Gateway, String) {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path(), &sim, extra);
+    let (_, token) = create_session(&gw, &gw.admin_token(), "front-desk").await;
+    let (status, _) = post(
+        &gw,
+        &token,
+        "/session/connect",
+        json!({ "Immediate": true }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let qr = wait_for(
+        &gw,
+        &token,
+        "/session/qr",
+        Duration::from_secs(10),
+        |s, _| s == 200,
+    )
+    .await;
+    let code = qr["data"]["Code"].as_str().expect("raw code").to_string();
+    sim.phone().scan_qr(&code).await.expect("scan");
+    wait_for(
+        &gw,
+        &token,
+        "/session/status",
+        Duration::from_secs(30),
+        |_, v| v["data"]["State"] == "connected",
+    )
+    .await;
+    (sim, dir, gw, token)
+}
+
+/// Waits until the event log holds an event named `name` whose payload
+/// satisfies `pred`; returns its payload.
+pub async fn wait_event(
+    gw: &Gateway,
+    token: &str,
+    name: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let v = wait_for(
+        gw,
+        token,
+        "/events?limit=1000",
+        Duration::from_secs(20),
+        |_, v| {
+            v["data"]["Events"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["event"] == name && pred(&e["payload"])))
+        },
+    )
+    .await;
+    v["data"]["Events"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["event"] == name && pred(&e["payload"])))
+        .map(|e| e["payload"].clone())
+        .expect("event")
+}
