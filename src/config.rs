@@ -6,6 +6,9 @@
 //! key), then validated (bad values are errors naming the key). Nothing here
 //! is global: `daemon` passes the parts down.
 
+mod display;
+
+pub use display::{DISPLAY_TOKEN_FILE, DisplayConfig, Driver};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -80,6 +83,8 @@ pub struct Config {
     pub whatsapp: WhatsAppConfig,
     /// Webhook delivery.
     pub webhook: WebhookConfig,
+    /// The pairing display (`wago display`) and the gateway's display routes.
+    pub display: DisplayConfig,
 }
 
 /// The WhatsApp connection.
@@ -214,6 +219,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             whatsapp: WhatsAppConfig::default(),
             webhook: WebhookConfig::default(),
+            display: DisplayConfig::default(),
         }
     }
 }
@@ -268,6 +274,7 @@ pub enum ConfigError {
 enum Kind {
     Str,
     Int,
+    Bool,
 }
 
 /// `WAGO_*` variables and the keys they set.
@@ -326,6 +333,20 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         Kind::Int,
     ),
     ("WAGO_WEBHOOK_MAX_LOG_MIB", "webhook.max_log_mib", Kind::Int),
+    ("WAGO_DISPLAY_DRIVER", "display.driver", Kind::Str),
+    ("WAGO_DISPLAY_DEVICE", "display.device", Kind::Str),
+    ("WAGO_DISPLAY_WIDTH", "display.width", Kind::Int),
+    ("WAGO_DISPLAY_HEIGHT", "display.height", Kind::Int),
+    ("WAGO_DISPLAY_FORMAT", "display.format", Kind::Str),
+    ("WAGO_DISPLAY_BUTTON_CHIP", "display.button_chip", Kind::Str),
+    ("WAGO_DISPLAY_BUTTON_LINE", "display.button_line", Kind::Int),
+    ("WAGO_DISPLAY_QR_ON_LAN", "display.qr_on_lan", Kind::Bool),
+    ("WAGO_DISPLAY_TOKEN_FILE", "display.token_file", Kind::Str),
+    ("WAGO_DISPLAY_SESSION", "display.session", Kind::Str),
+    ("WAGO_DISPLAY_GATEWAY_URL", "display.gateway_url", Kind::Str),
+    ("WAGO_DISPLAY_LAN_URL", "display.lan_url", Kind::Str),
+    ("WAGO_DISPLAY_AUTO_PAIR", "display.auto_pair", Kind::Bool),
+    ("WAGO_DISPLAY_POLL_MS", "display.poll_ms", Kind::Int),
 ];
 
 /// Variables that are not config keys but belong to wago.
@@ -481,7 +502,15 @@ impl Config {
                 return Err(key(k, &format!("must be between {lo} and {hi}")));
             }
         }
-        Ok(())
+        self.display.validate()
+    }
+
+    /// The display token file: `display.token_file`, else `<data_dir>/display-token`.
+    pub fn display_token_file(&self) -> PathBuf {
+        self.display
+            .token_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(DISPLAY_TOKEN_FILE))
     }
 }
 
@@ -514,6 +543,16 @@ fn apply_env(
         };
         let value = match kind {
             Kind::Str => toml::Value::String(raw),
+            Kind::Bool => match raw.trim() {
+                "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
+                "0" | "false" | "no" | "off" => toml::Value::Boolean(false),
+                _ => {
+                    return Err(ConfigError::Env {
+                        var,
+                        reason: format!("sets `{key}`, which needs true or false"),
+                    });
+                }
+            },
             Kind::Int => match raw.trim().parse::<i64>() {
                 Ok(n) => toml::Value::Integer(n),
                 Err(_) => {

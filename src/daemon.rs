@@ -9,7 +9,7 @@
 //! once the store is open and the server listens, watchdog pings while the
 //! accept loop checks in.
 
-use crate::api::{App, Limits, WebhookSettings};
+use crate::api::{App, DisplaySettings, Limits, WebhookSettings};
 use crate::config::Config;
 use crate::engine::{Engine, EngineConfig};
 use crate::store::{Retention, Store, StoreError, hash_token};
@@ -35,6 +35,9 @@ pub enum DaemonError {
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: SocketAddr, reason: String },
+    /// The display token file could not be written.
+    #[error("cannot write the display token to {path}: {reason}")]
+    DisplayToken { path: String, reason: String },
     /// The admin token file could not be written.
     #[error("cannot write the admin token to {path}: {reason}")]
     AdminToken { path: String, reason: String },
@@ -71,6 +74,7 @@ pub async fn serve(
     tracing::info!(data_dir = %cfg.data_dir.display(), "store open");
 
     let admin_hash = admin_hash(&cfg, &store).await?;
+    let display_hash = display_hash(&cfg, &store).await?;
     let w = &cfg.webhook;
     let delivery = DeliveryConfig {
         retry: RetryPolicy {
@@ -138,6 +142,13 @@ pub async fn serve(
         engine: engine.clone(),
         store: store.clone(),
         admin_hash,
+        display: DisplaySettings {
+            token_hash: display_hash,
+            qr_on_lan: cfg.display.qr_on_lan,
+            session: cfg.display.session.clone(),
+            lan_url: cfg.display.lan_url.clone(),
+            listen: bound,
+        },
         limits: Limits {
             max_body_bytes: cfg.http.max_body_bytes,
             body_timeout: Duration::from_secs(cfg.http.body_timeout_secs),
@@ -208,6 +219,35 @@ async fn admin_hash(cfg: &Config, store: &Store) -> Result<[u8; 32], DaemonError
         "wago: generated the admin token (shown once; also in {}, mode 0600):\n\n    {token}\n",
         path.display()
     );
+    Ok(hash)
+}
+
+/// The display token's hash. The token lives in `display.token_file`
+/// (default `<data>/display-token`, mode 0600, read by `wago display`
+/// running as the same user); it is kept across restarts and made anew when
+/// the file is missing or unreadable. Only its hash goes into the store.
+async fn display_hash(cfg: &Config, store: &Store) -> Result<[u8; 32], DaemonError> {
+    let path = cfg.display_token_file();
+    let existing = std::fs::read_to_string(&path)
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| t.len() >= 16);
+    let token = match existing {
+        Some(t) => t,
+        None => {
+            let t = format!("wago-display-{}", crate::api::random_token());
+            write_secret_file(&path, &t).map_err(|e| DaemonError::DisplayToken {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            tracing::info!(path = %path.display(), "display token written");
+            t
+        }
+    };
+    let hash = hash_token(&token);
+    if store.display_token_hash().await? != Some(hash) {
+        store.set_display_token_hash(hash).await?;
+    }
     Ok(hash)
 }
 
