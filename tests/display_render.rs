@@ -8,6 +8,10 @@
 //!   blocks), decodes back with `rqrr` to the exact pairing string;
 //! - the 128×64 OLED shows the pair code (found in its 1-bit pages) and no QR.
 
+#[path = "support/screen.rs"]
+mod screen;
+
+use screen::{decode_qr, shows_text};
 use std::path::PathBuf;
 use wago::config::{DisplayConfig, Driver};
 use wago::display::canvas::Canvas;
@@ -79,14 +83,6 @@ fn theme_for(w: u32) -> &'static Theme {
 
 fn draw(s: Option<&DisplayStatus>, w: u32, h: u32) -> Canvas {
     render(pick(s), s, w, h, theme_for(w), NOW)
-}
-
-fn decode_qr(luma: &[u8], w: usize, h: usize) -> Vec<String> {
-    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| luma[y * w + x]);
-    img.detect_grids()
-        .iter()
-        .filter_map(|g| g.decode().ok().map(|(_, s)| s))
-        .collect()
 }
 
 fn golden_dir() -> PathBuf {
@@ -186,28 +182,6 @@ fn the_terminal_qr_decodes() {
     let text = wago::display::term::render(Some(&status), NOW);
     assert!(text.contains(&lines[3]), "the screen text carries the QR");
     assert!(text.contains("New code in 17 s"));
-}
-
-/// Whether `text` drawn at `scale` in `fg` on `bg` appears anywhere in `frame`.
-pub fn shows_text(frame: &[u8], w: usize, h: usize, text: &str, scale: u32) -> bool {
-    let mut t = Canvas::new(wago::display::font::width(text, scale), 8 * scale, [0; 3]);
-    t.text(0, 0, text, scale, [255; 3]);
-    let (tw, th) = (t.width as usize, t.height as usize);
-    let tl = t.luma();
-    let lit = |v: u8| v >= 128;
-    for y in 0..=h.saturating_sub(th) {
-        'x: for x in 0..=w.saturating_sub(tw) {
-            for ty in 0..th {
-                for tx in 0..tw {
-                    if lit(frame[(y + ty) * w + x + tx]) != lit(tl[ty * tw + tx]) {
-                        continue 'x;
-                    }
-                }
-            }
-            return true;
-        }
-    }
-    false
 }
 
 #[test]
