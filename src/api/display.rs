@@ -58,10 +58,18 @@ async fn shown_session(
     Ok(all.into_iter().next())
 }
 
-fn is_local(req: &Request<Incoming>) -> bool {
-    req.extensions()
-        .get::<PeerAddr>()
-        .is_some_and(|p| p.0.ip().is_loopback())
+/// Whether a peer may get the QR payload: always on loopback (the display
+/// process, `wago pair` on the box), from the LAN only with `qr_on_lan`. An
+/// unknown peer counts as the LAN.
+fn may_see_qr(qr_on_lan: bool, peer: Option<std::net::SocketAddr>) -> bool {
+    qr_on_lan || peer.is_some_and(|p| p.ip().is_loopback())
+}
+
+fn allow_qr(app: &App, req: &Request<Incoming>) -> bool {
+    may_see_qr(
+        app.display.qr_on_lan,
+        req.extensions().get::<PeerAddr>().map(|p| p.0),
+    )
 }
 
 /// The URL LAN software sends to, as shown to staff.
@@ -161,8 +169,7 @@ async fn status_for(app: &App, req: &Request<Incoming>) -> Result<DisplayStatus,
         .find(|(k, _)| k == "session")
         .map(|(_, v)| v.as_str());
     let rec = shown_session(app, &caller, asked).await?;
-    let allow_qr = app.display.qr_on_lan || is_local(req);
-    build(app, rec.as_ref(), allow_qr).await
+    build(app, rec.as_ref(), allow_qr(app, req)).await
 }
 
 /// `GET /display/status`.
@@ -195,8 +202,8 @@ pub async fn pair(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
         tracing::info!(session = %rec.id, "pairing started from the display");
         app.engine.connect(&rec.id, None);
     }
-    let allow_qr = app.display.qr_on_lan || is_local(&req);
-    Ok(ok(StatusCode::OK, build(app, Some(&rec), allow_qr).await?))
+    let allow = allow_qr(app, &req);
+    Ok(ok(StatusCode::OK, build(app, Some(&rec), allow).await?))
 }
 
 /// `GET /display/screen.png`: the screen a panel of that size shows now.
@@ -235,4 +242,42 @@ pub async fn screen_png(app: &App, req: Request<Incoming>) -> Result<Response<Bo
         header::HeaderValue::from_static("no-store"),
     );
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::display::screens::{Screen, pick};
+
+    #[test]
+    fn only_loopback_peers_see_the_qr_when_it_is_kept_off_the_lan() {
+        let lan: std::net::SocketAddr = "192.168.1.50:40000".parse().expect("addr");
+        let v6lan: std::net::SocketAddr = "[fe80::1]:40000".parse().expect("addr");
+        let local: std::net::SocketAddr = "127.0.0.1:40000".parse().expect("addr");
+        let local6: std::net::SocketAddr = "[::1]:40000".parse().expect("addr");
+        for (on_lan, peer, want) in [
+            (true, Some(lan), true),
+            (true, None, true),
+            (false, Some(lan), false),
+            (false, Some(v6lan), false),
+            (false, None, false),
+            (false, Some(local), true),
+            (false, Some(local6), true),
+        ] {
+            assert_eq!(may_see_qr(on_lan, peer), want, "{on_lan} {peer:?}");
+        }
+    }
+
+    #[test]
+    fn a_withheld_qr_renders_a_screen_without_any_qr() {
+        let mut s = DisplayStatus::empty(DisplayState::Pairing, 0);
+        s.qr_withheld = true;
+        s.qr_expires_at = Some(20_000);
+        assert_eq!(pick(Some(&s)), Screen::Pairing);
+        let c = screens::render(Screen::Pairing, Some(&s), 320, 240, &COLOUR, 0);
+        let luma = c.luma();
+        let mut img =
+            rqrr::PreparedImage::prepare_from_greyscale(320, 240, |x, y| luma[y * 320 + x]);
+        assert!(img.detect_grids().is_empty());
+    }
 }

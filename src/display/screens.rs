@@ -96,7 +96,9 @@ pub fn pick(status: Option<&DisplayStatus>) -> Screen {
         return Screen::Starting;
     };
     match s.state {
-        DisplayState::Pairing if s.qr_code.is_some() || s.pair_code.is_some() => Screen::Pairing,
+        DisplayState::Pairing if s.qr_code.is_some() || s.pair_code.is_some() || s.qr_withheld => {
+            Screen::Pairing
+        }
         DisplayState::Connected if problems(s).is_empty() => Screen::Connected,
         DisplayState::Connecting if s.phone.is_none() => Screen::Starting,
         _ => Screen::Problems,
