@@ -98,6 +98,31 @@ impl ScreenChoice {
     }
 }
 
+/// The button as the run loop sees it: edges in, at most one gateway call out.
+#[derive(Debug, Default)]
+pub struct ButtonState {
+    debounce: Debouncer,
+    /// The screen shown (automatic or chosen by presses).
+    pub choice: ScreenChoice,
+}
+
+impl ButtonState {
+    /// Handles one edge given the current status; cycles screens itself and
+    /// returns [`Action::StartPairing`] when the loop must ask the gateway.
+    pub fn on_edge(&mut self, e: Edge, status: Option<&DisplayStatus>, now: i64) -> Option<Action> {
+        if !self.debounce.accept(e) {
+            return None;
+        }
+        match action_for(status)? {
+            Action::NextScreen => {
+                self.choice.next(status, now);
+                None
+            }
+            Action::StartPairing => Some(Action::StartPairing),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +178,39 @@ mod tests {
             assert_eq!(action_for(Some(&s)), want, "{:?}", s.state);
         }
         assert_eq!(action_for(None), None);
+    }
+
+    #[test]
+    fn an_event_stream_pairs_once_per_real_press_and_cycles_when_linked() {
+        let ms = 1_000_000u64;
+        let unlinked = st(DisplayState::LoggedOut, None);
+        let mut b = ButtonState::default();
+        // A bouncy press, its release, and a second press later.
+        let stream = [
+            Edge::Press(0),
+            Edge::Press(3 * ms),
+            Edge::Release(40 * ms),
+            Edge::Press(42 * ms),
+            Edge::Release(80 * ms),
+            Edge::Press(1_000 * ms),
+        ];
+        let actions: Vec<_> = stream
+            .iter()
+            .filter_map(|e| b.on_edge(*e, Some(&unlinked), 0))
+            .collect();
+        assert_eq!(actions, vec![Action::StartPairing, Action::StartPairing]);
+
+        let mut linked = st(DisplayState::Connected, Some("15550001111"));
+        linked.store_full = true;
+        let mut b = ButtonState::default();
+        assert_eq!(b.choice.current(Some(&linked), 0), Screen::Problems);
+        assert_eq!(b.on_edge(Edge::Press(0), Some(&linked), 0), None);
+        assert_eq!(b.choice.current(Some(&linked), 1), Screen::Connected);
+        // A bounce does not cycle again.
+        assert_eq!(b.on_edge(Edge::Press(ms), Some(&linked), 1), None);
+        assert_eq!(b.choice.current(Some(&linked), 2), Screen::Connected);
+        // No gateway: a press does nothing.
+        assert_eq!(b.on_edge(Edge::Press(2_000 * ms), None, 3), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! the loop keeps polling. Only a broken device ends it.
 
 use super::DisplayError;
-use super::button::{Action, Debouncer, Edge, ScreenChoice, action_for};
+use super::button::{Action, ButtonState, Edge};
 use super::canvas::Canvas;
 use super::client::{ClientError, GatewayClient, gateway_url};
 use super::driver::{self, Panel};
@@ -37,8 +37,7 @@ struct Loop {
     session: Option<String>,
     auto_pair: bool,
     last_auto_pair: Option<Instant>,
-    choice: ScreenChoice,
-    debounce: Debouncer,
+    button: ButtonState,
     last_frame: Option<Canvas>,
     last_text: String,
     last_state: Option<Option<DisplayState>>,
@@ -112,7 +111,7 @@ impl Loop {
         }
         let (w, h) = self.panel.size();
         let theme = if self.panel.mono() { &MONO } else { &COLOUR };
-        let screen = self.choice.current(status, now);
+        let screen = self.button.choice.current(status, now);
         let frame = render(screen, status, w, h, theme, now);
         if self.last_frame.as_ref() != Some(&frame) {
             self.panel.draw(&frame)?;
@@ -121,18 +120,14 @@ impl Loop {
         Ok(())
     }
 
-    async fn press(&mut self, status: Option<&DisplayStatus>) -> Option<DisplayStatus> {
-        match action_for(status) {
+    async fn edge(&mut self, e: Edge, status: Option<&DisplayStatus>) -> Option<DisplayStatus> {
+        let now = status.map(|s| s.now).unwrap_or_else(crate::event::now_ms);
+        match self.button.on_edge(e, status, now) {
             Some(Action::StartPairing) => {
                 tracing::info!("button: start pairing");
                 self.pair().await
             }
-            Some(Action::NextScreen) => {
-                let now = status.map(|s| s.now).unwrap_or_else(crate::event::now_ms);
-                self.choice.next(status, now);
-                None
-            }
-            None => None,
+            _ => None,
         }
     }
 }
@@ -157,8 +152,7 @@ pub async fn run(cfg: &Config, shutdown: CancellationToken) -> Result<(), Displa
         session: d.session.clone(),
         auto_pair: d.auto_pair,
         last_auto_pair: None,
-        choice: ScreenChoice::default(),
-        debounce: Debouncer::default(),
+        button: ButtonState::default(),
         last_frame: None,
         last_text: String::new(),
         last_state: None,
@@ -179,13 +173,12 @@ pub async fn run(cfg: &Config, shutdown: CancellationToken) -> Result<(), Displa
                 _ = shutdown.cancelled() => return Ok(()),
                 _ = tokio::time::sleep_until(deadline) => break,
                 e = presses.recv(), if buttons_open => match e {
-                    Some(e) if lp.debounce.accept(e) => {
-                        if let Some(after) = lp.press(status.as_ref()).await {
+                    Some(e) => {
+                        if let Some(after) = lp.edge(e, status.as_ref()).await {
                             status = Some(after);
                         }
                         lp.draw(status.as_ref())?;
                     }
-                    Some(_) => {}
                     None => {
                         tracing::warn!("the button thread stopped");
                         buttons_open = false;
