@@ -340,6 +340,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("WAGO_DISPLAY_FORMAT", "display.format", Kind::Str),
     ("WAGO_DISPLAY_BUTTON_CHIP", "display.button_chip", Kind::Str),
     ("WAGO_DISPLAY_BUTTON_LINE", "display.button_line", Kind::Int),
+    (
+        "WAGO_DISPLAY_BUTTON_INPUT",
+        "display.button_input",
+        Kind::Str,
+    ),
     ("WAGO_DISPLAY_QR_ON_LAN", "display.qr_on_lan", Kind::Bool),
     ("WAGO_DISPLAY_TOKEN_FILE", "display.token_file", Kind::Str),
     ("WAGO_DISPLAY_SESSION", "display.session", Kind::Str),

@@ -13,6 +13,9 @@ pub const DEFAULT_POLL_MS: u64 = 1000;
 /// Default SSD1306 I²C address.
 pub const DEFAULT_I2C_ADDRESS: u16 = 0x3c;
 
+/// Default key code of an input-device button: KEY_ENTER, as `board/*/config.txt` sets.
+pub const DEFAULT_BUTTON_KEY: u16 = 28;
+
 /// Which driver draws the screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -47,6 +50,10 @@ pub struct DisplayConfig {
     pub button_chip: Option<PathBuf>,
     /// GPIO line offset of the button (active low, to ground).
     pub button_line: u32,
+    /// The button as an input device instead (`/dev/input/eventN`, e.g. from the `gpio-key` overlay).
+    pub button_input: Option<PathBuf>,
+    /// Key code the input device reports for the button (28 = KEY_ENTER).
+    pub button_key: u16,
     /// Whether LAN clients (not loopback) may get the QR payload and a PNG showing it.
     pub qr_on_lan: bool,
     /// File holding the display token (default `<data_dir>/display-token`).
@@ -74,6 +81,8 @@ impl Default for DisplayConfig {
             i2c_address: DEFAULT_I2C_ADDRESS,
             button_chip: None,
             button_line: 0,
+            button_input: None,
+            button_key: DEFAULT_BUTTON_KEY,
             qr_on_lan: true,
             token_file: None,
             session: None,
@@ -132,6 +141,12 @@ impl DisplayConfig {
             return Err(key(
                 "gateway_url",
                 "the display speaks plain HTTP to the local gateway",
+            ));
+        }
+        if self.button_chip.is_some() && self.button_input.is_some() {
+            return Err(key(
+                "button_input",
+                "set button_chip or button_input, not both",
             ));
         }
         if self.session.as_deref() == Some("") {

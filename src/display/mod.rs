@@ -24,6 +24,7 @@ pub mod driver;
 pub mod fb;
 pub mod font;
 pub mod gpio;
+pub mod input;
 pub mod model;
 pub mod pair;
 pub mod pixfmt;

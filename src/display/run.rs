@@ -139,11 +139,11 @@ pub async fn run(cfg: &Config, shutdown: CancellationToken) -> Result<(), Displa
     let (w, h) = panel.size();
     tracing::info!(driver = ?d.driver, device = %d.device.display(), width = w, height = h, "display open");
     let (tx, mut presses) = tokio::sync::mpsc::channel::<Edge>(16);
-    if let Some(chip) = &d.button_chip {
-        super::gpio::watch(chip, d.button_line, tx)?;
-    } else {
-        drop(tx);
-    }
+    let buttons_open = match (&d.button_chip, &d.button_input) {
+        (Some(chip), _) => super::gpio::watch(chip, d.button_line, tx).map(|()| true)?,
+        (None, Some(input)) => super::input::watch(input, d.button_key, tx).map(|()| true)?,
+        (None, None) => false,
+    };
     let mut lp = Loop {
         panel,
         client: None,
@@ -158,7 +158,7 @@ pub async fn run(cfg: &Config, shutdown: CancellationToken) -> Result<(), Displa
         last_state: None,
     };
     let poll = Duration::from_millis(d.poll_ms);
-    let mut buttons_open = d.button_chip.is_some();
+    let mut buttons_open = buttons_open;
     loop {
         let mut status = lp.poll().await;
         if let Some(s) = &status
