@@ -193,6 +193,7 @@ fn engine_config(cfg: &Config) -> EngineConfig {
         version: wa.version_triple().ok().flatten(),
         max_connect_failures: wa.max_connect_failures,
         send_attempts: wa.send_attempts,
+        qr_in_events: cfg.display.qr_on_lan,
     }
 }
 

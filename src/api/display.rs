@@ -65,7 +65,8 @@ fn may_see_qr(qr_on_lan: bool, peer: Option<std::net::SocketAddr>) -> bool {
     qr_on_lan || peer.is_some_and(|p| p.ip().is_loopback())
 }
 
-fn allow_qr(app: &App, req: &Request<Incoming>) -> bool {
+/// Whether this request's peer may get the QR payload (also used by `GET /session/qr`).
+pub fn allow_qr(app: &App, req: &Request<Incoming>) -> bool {
     may_see_qr(
         app.display.qr_on_lan,
         req.extensions().get::<PeerAddr>().map(|p| p.0),

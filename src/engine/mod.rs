@@ -44,6 +44,9 @@ pub struct EngineConfig {
     pub max_connect_failures: u32,
     /// Send attempts per message while connected.
     pub send_attempts: u32,
+    /// Whether `session.qr_updated` events carry the QR payload; off when
+    /// `display.qr_on_lan = false` keeps pairing to people at the box.
+    pub qr_in_events: bool,
 }
 
 /// What the engine can fail with.
