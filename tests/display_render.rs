@@ -205,7 +205,7 @@ fn the_oled_shows_the_pair_code_and_status_in_its_pages_not_the_qr() {
         0,
     );
     assert!(decode_qr(&luma, w, h).is_empty());
-    assert!(shows_text(&luma, w, h, "wago pair", 1));
+    assert!(shows_text(&luma, w, h, "Run wago pair", 1));
     let connected = all[3].1.clone().expect("connected");
     let luma = pixfmt::to_luma(
         &pixfmt::encode(&draw(Some(&connected), 128, 64), PixelFormat::Mono, 0),

@@ -178,20 +178,20 @@ struct Sizes {
 }
 
 fn sizes(w: u32, h: u32) -> Sizes {
-    if h < 100 || w < 160 {
-        return Sizes {
-            body: 1,
-            big: 1,
-            pad: 1,
-            small: true,
-        };
-    }
-    let body = if w >= 640 && h >= 400 { 2 } else { 1 };
+    let (body, big, pad, small) = if h < 100 || w < 160 {
+        (1, 1, 1, true)
+    } else if w >= 640 && h >= 400 {
+        (3, 5, 8, false)
+    } else if w >= 480 && h >= 300 {
+        (2, 3, 6, false)
+    } else {
+        (1, 2, 4, false)
+    };
     Sizes {
         body,
-        big: body * 2,
-        pad: 4 * body,
-        small: false,
+        big,
+        pad,
+        small,
     }
 }
 
@@ -282,7 +282,7 @@ fn pairing(c: &mut Canvas, s: &DisplayStatus, sz: Sizes, t: &Theme, top: u32, no
                     c.text(x, pen.y() as i64, half, 2, t.fg);
                     pen.gap(font::CELL * 2 + 2);
                 }
-                pen.line(c, "Type in WhatsApp", 1, t.fg);
+                pen.line(c, "Enter on phone", 1, t.fg);
                 return;
             }
             pen.line(c, "Type this code in WhatsApp:", sz.body, t.fg);
@@ -297,10 +297,12 @@ fn pairing(c: &mut Canvas, s: &DisplayStatus, sz: Sizes, t: &Theme, top: u32, no
                 sz.body,
                 t.fg,
             );
+        } else if sz.small {
+            pen.para(c, "Run wago pair on a laptop to see the QR code.", 1, t.fg);
         } else {
             pen.para(
                 c,
-                "The QR code is too small here: run wago pair",
+                "The screen is too small for the QR code: run wago pair on a laptop.",
                 sz.body,
                 t.fg,
             );
@@ -321,11 +323,24 @@ fn pairing(c: &mut Canvas, s: &DisplayStatus, sz: Sizes, t: &Theme, top: u32, no
     c.qr(qx, qy, &rows, module, QR_QUIET);
     if landscape {
         let x = qx as u32 + side_px + sz.pad;
-        let mut pen = Pen::new(x, top, w - x - sz.pad, h - sz.pad);
-        pen.para(c, "On the shop's phone open WhatsApp > Settings > Linked devices > Link a device, and scan this code.", sz.body, t.fg);
-        pen.gap(line);
-        if let Some(cd) = countdown(s, now) {
-            pen.para(c, &cd, sz.body, t.dim);
+        let col = w - x - sz.pad;
+        // The countdown sits at the bottom of the column, always visible;
+        // the instructions fill the space above it.
+        let cd = countdown(s, now)
+            .map(|t| font::wrap(&t, font::fits(col, sz.body)))
+            .unwrap_or_default();
+        let step = (font::CELL + 2) * sz.body;
+        let cd_top = h - sz.pad - cd.len() as u32 * step;
+        let mut pen = Pen::new(x, top, col, cd_top.saturating_sub(step / 2));
+        pen.para(
+            c,
+            "On the shop's phone open WhatsApp > Settings > Linked devices > Link a device, and scan this code.",
+            sz.body,
+            t.fg,
+        );
+        let mut cd_pen = Pen::new(x, cd_top, col, h);
+        for l in &cd {
+            cd_pen.line(c, l, sz.body, t.dim);
         }
         if let Some(code) = &s.pair_code {
             pen.gap(line);
@@ -413,7 +428,7 @@ fn connected(c: &mut Canvas, s: &DisplayStatus, sz: Sizes, t: &Theme, top: u32, 
         (p, Some(age)) => format!("Webhooks: {p} waiting, oldest {}", ago(age)),
         (p, None) => format!("Webhooks: {p} waiting"),
     };
-    pen.line(c, &queue, sz.body, t.fg);
+    pen.para(c, &queue, sz.body, t.fg);
     let last = match s.last_message_at {
         Some(at) => format!("Last message {} ago", ago((now - at).max(0))),
         None => "No messages yet".into(),
