@@ -108,35 +108,57 @@ pub fn pick(status: Option<&DisplayStatus>) -> Screen {
 /// A webhook job pending longer than this counts as "not answering".
 pub const WEBHOOK_STUCK_MS: i64 = 60_000;
 
-/// The problems a status shows, each as (title, what to do), in plain words.
-pub fn problems(s: &DisplayStatus) -> Vec<(String, String)> {
+/// One thing that needs a person, in plain words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What is wrong.
+    pub title: String,
+    /// What to do about it.
+    pub detail: String,
+    /// What to do, in at most about 30 characters (a 128×64 OLED).
+    pub short: String,
+}
+
+fn problem(title: &str, detail: impl Into<String>, short: &str) -> Problem {
+    Problem {
+        title: title.into(),
+        detail: detail.into(),
+        short: short.into(),
+    }
+}
+
+/// The problems a status shows, most important first.
+pub fn problems(s: &DisplayStatus) -> Vec<Problem> {
     let mut out = Vec::new();
     let paired = s.phone.is_some();
     match s.state {
-        DisplayState::NoSession => out.push((
-            "No WhatsApp account set up".into(),
-            "The installer creates one with the admin token: POST /session/init (see the README)."
-                .into(),
+        DisplayState::NoSession => out.push(problem(
+            "No WhatsApp account set up",
+            "The installer creates one with the admin token: POST /session/init (see the README).",
+            "Installer: see the README",
         )),
-        DisplayState::LoggedOut => out.push((
-            "WhatsApp was unlinked".into(),
-            "Press the button (or run wago pair) and scan the new code with the shop's phone."
-                .into(),
+        DisplayState::LoggedOut => out.push(problem(
+            "WhatsApp was unlinked",
+            "Press the button (or run wago pair) and scan the new code with the shop's phone.",
+            "Press the button to link again",
         )),
-        DisplayState::Failed => out.push((
-            "WhatsApp refused to connect".into(),
+        DisplayState::Failed => out.push(problem(
+            "WhatsApp refused to connect",
             match &s.last_error {
                 Some(e) => format!("{e}. Press the button to link again."),
                 None => "Press the button to link again.".into(),
             },
+            "Press the button to link again",
         )),
-        DisplayState::Disconnected | DisplayState::Connecting if paired => out.push((
-            "No internet connection".into(),
-            "Check the network cable or Wi-Fi. Messages wait and go out later.".into(),
+        DisplayState::Disconnected | DisplayState::Connecting if paired => out.push(problem(
+            "No internet connection",
+            "Check the network cable or Wi-Fi. Messages wait and go out later.",
+            "Check cable or Wi-Fi",
         )),
-        DisplayState::Disconnected | DisplayState::Pairing => out.push((
-            "Not linked to WhatsApp yet".into(),
-            "Press the button (or run wago pair) to show a code to scan.".into(),
+        DisplayState::Disconnected | DisplayState::Pairing => out.push(problem(
+            "Not linked to WhatsApp yet",
+            "Press the button (or run wago pair) to show a code to scan.",
+            "Press the button",
         )),
         _ => {}
     }
@@ -150,15 +172,18 @@ pub fn problems(s: &DisplayStatus) -> Vec<(String, String)> {
             (0, d) => format!("{d} messages given up"),
             (p, d) => format!("{p} waiting, {d} given up"),
         };
-        out.push((
-            "Shop software not answering".into(),
+        let short = format!("{} waiting", w.pending + w.dead);
+        out.push(problem(
+            "Shop software not answering",
             format!("{waiting}. Check that the shop computer is on."),
+            &short,
         ));
     }
     if s.store_full {
-        out.push((
-            "Storage full".into(),
-            "New messages cannot be saved. Call your installer.".into(),
+        out.push(problem(
+            "Storage full",
+            "New messages cannot be saved. Call your installer.",
+            "Call your installer",
         ));
     }
     out
@@ -235,6 +260,9 @@ pub fn render(
                 theme.fg,
             );
             pen.gap(sz.pad);
+            if sz.small {
+                return c;
+            }
             pen.para(
                 &mut c,
                 "If this stays for minutes, unplug the box and plug it in again.",
@@ -440,14 +468,22 @@ fn problem_list(c: &mut Canvas, s: &DisplayStatus, sz: Sizes, t: &Theme, top: u3
     let (w, h) = (c.width, c.height);
     let mut pen = Pen::new(sz.pad, top, w - 2 * sz.pad, h - sz.pad);
     let list = problems(s);
-    for (i, (title, detail)) in list.iter().enumerate() {
+    for (i, p) in list.iter().enumerate() {
         if i > 0 {
             pen.gap(sz.pad * 2);
         }
-        pen.para(c, title, if sz.small { 1 } else { sz.body }, t.alert);
-        if !sz.small || list.len() == 1 {
-            pen.para(c, detail, sz.body, t.fg);
+        if sz.small {
+            // Title and the short hint; the next problem only if it fits whole.
+            let lines = font::wrap(&p.title, 15).len() + font::wrap(&p.short, 15).len();
+            if i > 0 && pen.y() + lines as u32 * 10 > c.height {
+                break;
+            }
+            pen.para(c, &p.title, 1, t.alert);
+            pen.para(c, &p.short, 1, t.fg);
+            continue;
         }
+        pen.para(c, &p.title, sz.body, t.alert);
+        pen.para(c, &p.detail, sz.body, t.fg);
     }
     if s.phone.is_some() && !sz.small {
         pen.gap(sz.pad * 2);

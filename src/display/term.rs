@@ -103,8 +103,8 @@ pub fn render(status: Option<&DisplayStatus>, now: i64) -> String {
             ));
         }
         Screen::Problems | Screen::Starting => {
-            for (t, d) in problems(s) {
-                out.push_str(&format!("{t}: {d}\n"));
+            for p in problems(s) {
+                out.push_str(&format!("{}: {}\n", p.title, p.detail));
             }
             if out.is_empty() {
                 out.push_str("Connecting to WhatsApp...\n");
