@@ -338,6 +338,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("WAGO_DISPLAY_WIDTH", "display.width", Kind::Int),
     ("WAGO_DISPLAY_HEIGHT", "display.height", Kind::Int),
     ("WAGO_DISPLAY_FORMAT", "display.format", Kind::Str),
+    ("WAGO_DISPLAY_ROTATION", "display.rotation", Kind::Int),
     ("WAGO_DISPLAY_BUTTON_CHIP", "display.button_chip", Kind::Str),
     ("WAGO_DISPLAY_BUTTON_LINE", "display.button_line", Kind::Int),
     (

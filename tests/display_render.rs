@@ -218,3 +218,14 @@ fn the_oled_shows_the_pair_code_and_status_in_its_pages_not_the_qr() {
     assert!(shows_text(&luma, w, h, "192.168.1.20", 1));
     assert!(shows_text(&luma, w, h, "port 1337", 1));
 }
+
+#[test]
+fn a_rotated_panel_still_shows_a_decodable_qr() {
+    let status = cases().remove(1).1.expect("pairing");
+    // A 240×320 portrait panel mounted sideways: drawn 320×240, turned 90°.
+    let frame = draw(Some(&status), 320, 240).rotated(90);
+    assert_eq!((frame.width, frame.height), (240, 320));
+    let bytes = pixfmt::encode(&frame, PixelFormat::Rgb565, 0);
+    let luma = pixfmt::to_luma(&bytes, PixelFormat::Rgb565, 240, 320, 0);
+    assert_eq!(decode_qr(&luma, 240, 320), vec![QR.to_string()]);
+}

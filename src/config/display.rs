@@ -44,6 +44,9 @@ pub struct DisplayConfig {
     pub height: u32,
     /// Pixel format of a framebuffer file (`rgb565`, `xrgb8888`); a real device reports its own.
     pub format: Option<PixelFormat>,
+    /// Turns the picture clockwise on the panel, degrees: 0, 90, 180, 270 (for a panel
+    /// mounted sideways or upside down; 90/270 swap the layout's width and height).
+    pub rotation: u16,
     /// SSD1306 I²C address.
     pub i2c_address: u16,
     /// GPIO chip of the button (`/dev/gpiochip0`); none = no button.
@@ -78,6 +81,7 @@ impl Default for DisplayConfig {
             width: 0,
             height: 0,
             format: None,
+            rotation: 0,
             i2c_address: DEFAULT_I2C_ADDRESS,
             button_chip: None,
             button_line: 0,
@@ -118,6 +122,9 @@ impl DisplayConfig {
         }
         if self.driver == Driver::Png && self.width == 0 {
             return Err(key("width", "the png driver needs width and height"));
+        }
+        if ![0, 90, 180, 270].contains(&self.rotation) {
+            return Err(key("rotation", "must be 0, 90, 180 or 270"));
         }
         if !(0x03..=0x77).contains(&self.i2c_address) {
             return Err(key("i2c_address", "must be a 7-bit address (0x03-0x77)"));

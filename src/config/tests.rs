@@ -172,6 +172,7 @@ fn display_errors_name_the_key() {
             "display.gateway_url",
         ),
         ("[display]\npoll_ms = 5\n", &[], "display.poll_ms"),
+        ("[display]\nrotation = 45\n", &[], "display.rotation"),
         ("[display]\ni2c_address = 300\n", &[], "display.i2c_address"),
         ("[display]\ncolour = 1\n", &[], "display"),
         (

@@ -116,6 +116,29 @@ impl Canvas {
         }
     }
 
+    /// The canvas turned clockwise by `degrees` (0, 90, 180 or 270; others are 0),
+    /// for panels mounted sideways or upside down.
+    pub fn rotated(&self, degrees: u16) -> Canvas {
+        let (w, h) = (self.width, self.height);
+        let (nw, nh) = match degrees {
+            90 | 270 => (h, w),
+            _ => (w, h),
+        };
+        let mut out = Canvas::new(nw, nh, BLACK);
+        for y in 0..h {
+            for x in 0..w {
+                let (nx, ny) = match degrees {
+                    90 => (h - 1 - y, x),
+                    180 => (w - 1 - x, h - 1 - y),
+                    270 => (y, w - 1 - x),
+                    _ => (x, y),
+                };
+                out.pixels[(ny * nw + nx) as usize] = self.pixels[(y * w + x) as usize];
+            }
+        }
+        out
+    }
+
     /// The pixels as 8-bit luminance (for decoders and mono panels).
     pub fn luma(&self) -> Vec<u8> {
         self.pixels
@@ -139,6 +162,20 @@ mod tests {
         assert_eq!(c.pixels.len(), 50);
         assert_eq!(c.get(0, 0), BLACK);
         assert_eq!(c.get(99, 99), BLACK);
+    }
+
+    #[test]
+    fn rotation_moves_the_corners_clockwise() {
+        let mut c = Canvas::new(3, 2, BLACK);
+        c.set(0, 0, WHITE);
+        let r = c.rotated(90);
+        assert_eq!((r.width, r.height), (2, 3));
+        assert_eq!(r.get(1, 0), WHITE);
+        assert_eq!(c.rotated(180).get(2, 1), WHITE);
+        let r = c.rotated(270);
+        assert_eq!(r.get(0, 2), WHITE);
+        assert_eq!(c.rotated(90).rotated(270), c);
+        assert_eq!(c.rotated(0), c);
     }
 
     #[test]

@@ -36,6 +36,7 @@ struct Loop {
     base: String,
     session: Option<String>,
     auto_pair: bool,
+    rotation: u16,
     last_auto_pair: Option<Instant>,
     button: ButtonState,
     last_frame: Option<Canvas>,
@@ -109,10 +110,15 @@ impl Loop {
             }
             return Ok(());
         }
-        let (w, h) = self.panel.size();
+        let (pw, ph) = self.panel.size();
+        // Draw upright for the viewer, then turn to the panel's own orientation.
+        let (w, h) = match self.rotation {
+            90 | 270 => (ph, pw),
+            _ => (pw, ph),
+        };
         let theme = if self.panel.mono() { &MONO } else { &COLOUR };
         let screen = self.button.choice.current(status, now);
-        let frame = render(screen, status, w, h, theme, now);
+        let frame = render(screen, status, w, h, theme, now).rotated(self.rotation);
         if self.last_frame.as_ref() != Some(&frame) {
             self.panel.draw(&frame)?;
             self.last_frame = Some(frame);
@@ -151,6 +157,7 @@ pub async fn run(cfg: &Config, shutdown: CancellationToken) -> Result<(), Displa
         base: gateway_url(cfg),
         session: d.session.clone(),
         auto_pair: d.auto_pair,
+        rotation: d.rotation,
         last_auto_pair: None,
         button: ButtonState::default(),
         last_frame: None,
