@@ -187,6 +187,20 @@ async fn the_display_shows_the_qr_the_phone_scans_it_and_the_screen_shows_the_nu
             .split(',')
             .count()
     );
+    // The gateway serves the same screen as a PNG, QR included (loopback peer).
+    let png = client()
+        .get(gw.url("/display/screen.png?width=480&height=320"))
+        .header("token", &token)
+        .send()
+        .await
+        .expect("png")
+        .bytes()
+        .await
+        .expect("body");
+    let png = wago::display::png::decode(&png).expect("a PNG");
+    let from_png = decode_qr(&png.luma(), 480, 320);
+    assert_eq!(from_png.len(), 1, "one QR in the PNG");
+    assert_eq!(from_png[0].split(',').count(), qr.split(',').count());
     sim.phone()
         .scan_qr(&qr)
         .await
