@@ -453,3 +453,66 @@ async fn wago_pair_prints_a_qr_that_links_the_phone_and_exits_0() {
     );
     drop(gw);
 }
+
+#[tokio::test]
+async fn with_the_qr_kept_off_the_lan_events_carry_no_qr_but_the_box_itself_still_pairs() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::start_with(
+        dir.path(),
+        &opts(&sim).env("WAGO_DISPLAY_QR_ON_LAN", "false"),
+    );
+    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
+    let display_token = std::fs::read_to_string(dir.path().join("display-token")).expect("token");
+    let r = client()
+        .post(gw.url("/display/pair"))
+        .header("Authorization", format!("Bearer {}", display_token.trim()))
+        .send()
+        .await
+        .expect("pair");
+    assert_eq!(r.status(), 200);
+    // Loopback (the display on the box) still gets the QR payload.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let qr = loop {
+        let v: serde_json::Value = client()
+            .get(gw.url("/display/status"))
+            .header("token", &token)
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("json");
+        if let Some(q) = v["data"]["QRCode"].as_str() {
+            assert_eq!(v["data"]["QRWithheld"], false);
+            break q.to_string();
+        }
+        assert!(Instant::now() < deadline, "no QR: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The event log (what webhooks and SSE carry to the LAN) has the rotation, not the code.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = client()
+            .get(gw.url("/events"))
+            .header("token", &token)
+            .send()
+            .await
+            .expect("events")
+            .text()
+            .await
+            .expect("text");
+        if text.contains("session.qr_updated") {
+            assert!(text.contains("expiresAt"), "{text}");
+            assert!(
+                !text.contains(&qr),
+                "the QR payload leaked into an event: {text}"
+            );
+            assert!(!text.contains(qr.split(',').next().expect("ref")), "{text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no qr_updated event: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sim.phone().scan_qr(&qr).await.expect("scan");
+}
