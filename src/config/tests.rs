@@ -158,9 +158,12 @@ fn display_section_and_env_overrides() {
     );
 }
 
+/// A config text, environment variables, and the key the error must name.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn display_errors_name_the_key() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[Case] = &[
         ("[display]\nwidth = 320\n", &[], "display.width"),
         ("[display]\nwidth = 10\nheight = 10\n", &[], "display.width"),
         ("[display]\ndriver = \"vga\"\n", &[], "display.driver"),
