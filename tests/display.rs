@@ -250,6 +250,23 @@ async fn the_display_token_reads_display_routes_and_nothing_else() {
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.expect("json");
     assert_eq!(v["data"]["State"], "no_session");
+    assert_eq!(v["data"]["LanUrl"], gw.url(""));
+    assert_eq!(v["data"]["StoreFull"], false);
+    assert_eq!(v["data"]["Webhooks"]["Pending"], 0);
+    // With a session, the display shows it (the only one), unlinked.
+    let (id, _) = create_session(&gw, &gw.admin_token(), "front desk").await;
+    let v: serde_json::Value = get("/display/status")
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["data"]["State"], "disconnected");
+    assert_eq!(v["data"]["SessionId"], id.as_str());
+    assert_eq!(v["data"]["SessionName"], "front desk");
+    assert_eq!(v["data"]["Phone"], serde_json::Value::Null);
+    let r = get("/display/status?session=nope").await.expect("send");
+    common::expect_error(r, 404, "not_found").await;
     let r = get("/display/screen.png?width=240&height=240")
         .await
         .expect("png");

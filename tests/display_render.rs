@@ -179,7 +179,8 @@ fn the_terminal_qr_decodes() {
     let (w, h, luma) = wago::display::term::lines_to_luma(&lines, 4);
     assert_eq!(decode_qr(&luma, w, h), vec![QR.to_string()]);
     let status = cases().remove(1).1.expect("pairing");
-    let text = wago::display::term::render(Some(&status), NOW);
+    let text = wago::display::term::render(Some(&status), Some(NOW));
+    assert!(!wago::display::term::render(Some(&status), None).contains("New code"));
     assert!(text.contains(&lines[3]), "the screen text carries the QR");
     assert!(text.contains("New code in 17 s"));
 }

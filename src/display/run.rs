@@ -103,7 +103,7 @@ impl Loop {
         }
         let now = status.map(|s| s.now).unwrap_or_else(crate::event::now_ms);
         if self.panel.is_term() {
-            let text = super::term::render(status, now);
+            let text = super::term::render(status, None);
             if text != self.last_text {
                 println!("{text}");
                 self.last_text = text;

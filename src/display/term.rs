@@ -70,7 +70,9 @@ pub fn lines_to_luma(lines: &[String], scale: usize) -> (usize, usize, Vec<u8>) 
 }
 
 /// The whole screen as text: title, QR (when pairing), the facts or problems.
-pub fn render(status: Option<&DisplayStatus>, now: i64) -> String {
+/// `now: None` leaves out the countdown, so a console gets a new screen only
+/// when something changed, not every second.
+pub fn render(status: Option<&DisplayStatus>, now: Option<i64>) -> String {
     let screen = pick(status);
     let mut out = String::new();
     let Some(s) = status else {
@@ -87,7 +89,7 @@ pub fn render(status: Option<&DisplayStatus>, now: i64) -> String {
                     out.push('\n');
                 }
             }
-            if let Some(at) = s.qr_expires_at {
+            if let (Some(at), Some(now)) = (s.qr_expires_at, now) {
                 out.push_str(&format!("\nNew code in {} s\n", ((at - now).max(0)) / 1000));
             }
             if let Some(code) = &s.pair_code {
