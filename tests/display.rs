@@ -533,3 +533,53 @@ async fn with_the_qr_kept_off_the_lan_events_carry_no_qr_but_the_box_itself_stil
     }
     sim.phone().scan_qr(&qr).await.expect("scan");
 }
+
+#[tokio::test]
+async fn the_status_counts_the_webhook_queue_of_the_shown_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::start(dir.path());
+    let admin = gw.admin_token();
+    let (sid, token) = create_session(&gw, &admin, "till").await;
+    // A receiver that is not there: every job stays pending.
+    let dead = format!("http://127.0.0.1:{}/hook", free_port());
+    let r = client()
+        .post(gw.url("/webhook"))
+        .header("token", &token)
+        .json(&serde_json::json!({ "WebhookURL": dead }))
+        .send()
+        .await
+        .expect("webhook");
+    assert!(
+        r.status().is_success(),
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let r = client()
+        .post(gw.url("/admin/events"))
+        .header("Authorization", format!("Bearer {admin}"))
+        .json(&serde_json::json!({ "Session": sid, "Event": "message.received", "Payload": {}, "Count": 3 }))
+        .send()
+        .await
+        .expect("inject");
+    assert_eq!(r.status(), 201);
+    let display_token = std::fs::read_to_string(dir.path().join("display-token")).expect("token");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v: serde_json::Value = client()
+            .get(gw.url("/display/status"))
+            .header("Authorization", format!("Bearer {}", display_token.trim()))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("json");
+        let w = &v["data"]["Webhooks"];
+        if w["Pending"] == 3 && w["OldestPendingAgeMs"].as_i64().is_some_and(|a| a >= 0) {
+            assert_eq!(w["Subscriptions"], 1, "{v}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "queue not shown: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

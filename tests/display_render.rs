@@ -230,3 +230,20 @@ fn a_rotated_panel_still_shows_a_decodable_qr() {
     let luma = pixfmt::to_luma(&bytes, PixelFormat::Rgb565, 240, 320, 0);
     assert_eq!(decode_qr(&luma, 240, 320), vec![QR.to_string()]);
 }
+
+#[test]
+fn no_screen_panics_at_any_size_the_png_route_accepts() {
+    let sides = [
+        64u32, 65, 99, 100, 127, 159, 160, 161, 239, 300, 399, 400, 479, 640, 1023, 1920,
+    ];
+    for (name, status) in cases() {
+        for &w in &sides {
+            for &h in &sides {
+                for theme in [&COLOUR, &MONO] {
+                    let c = render(pick(status.as_ref()), status.as_ref(), w, h, theme, NOW);
+                    assert_eq!((c.width, c.height), (w, h), "{name} {w}x{h}");
+                }
+            }
+        }
+    }
+}
