@@ -66,6 +66,7 @@ fn cases() -> Vec<(&'static str, Option<DisplayStatus>)> {
     let logged_out = base(DisplayState::LoggedOut);
     let mut none = DisplayStatus::empty(DisplayState::NoSession, NOW);
     none.lan_url = "http://192.168.1.20:1337".into();
+    let connecting = base(DisplayState::Connecting);
     vec![
         ("starting", None),
         ("pairing", Some(pairing)),
@@ -74,6 +75,7 @@ fn cases() -> Vec<(&'static str, Option<DisplayStatus>)> {
         ("problems", Some(problems)),
         ("loggedout", Some(logged_out)),
         ("nosession", Some(none)),
+        ("connecting", Some(connecting)),
     ]
 }
 

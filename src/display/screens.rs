@@ -241,7 +241,10 @@ pub fn render(
     };
     c.fill(0, 0, w, bar, bar_bg);
     let room = font::fits(w - 2 * sz.pad, scale);
-    let (long, short) = screen.titles();
+    let (long, short) = match (screen, status) {
+        (Screen::Starting, Some(_)) => ("Connecting...", "Connecting..."),
+        _ => screen.titles(),
+    };
     let title = if long.len() <= room { long } else { short };
     let title = font::truncate(title, room);
     let tx = (w.saturating_sub(font::width(&title, scale)) / 2) as i64;
@@ -252,23 +255,24 @@ pub fn render(
         (Screen::Connected, Some(s)) => connected(&mut c, s, sz, theme, top, now),
         (Screen::Problems, Some(s)) => problem_list(&mut c, s, sz, theme, top),
         _ => {
+            // The gateway is not answering, or it is connecting to WhatsApp.
+            let (what, hint) = match status {
+                None => (
+                    "Waiting for the WhatsApp gateway to answer.",
+                    "If this stays for minutes, unplug the box and plug it in again.",
+                ),
+                Some(_) => (
+                    "Connecting to WhatsApp...",
+                    "If this stays for minutes, check the box's internet connection.",
+                ),
+            };
             let mut pen = Pen::new(sz.pad, top, w - 2 * sz.pad, h - sz.pad);
-            pen.para(
-                &mut c,
-                "Waiting for the WhatsApp gateway to answer.",
-                sz.body,
-                theme.fg,
-            );
+            pen.para(&mut c, what, sz.body, theme.fg);
             pen.gap(sz.pad);
             if sz.small {
                 return c;
             }
-            pen.para(
-                &mut c,
-                "If this stays for minutes, unplug the box and plug it in again.",
-                sz.body,
-                theme.dim,
-            );
+            pen.para(&mut c, hint, sz.body, theme.dim);
         }
     }
     c
