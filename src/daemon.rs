@@ -35,9 +35,6 @@ pub enum DaemonError {
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: SocketAddr, reason: String },
-    /// The display token file could not be written.
-    #[error("cannot write the display token to {path}: {reason}")]
-    DisplayToken { path: String, reason: String },
     /// The admin token file could not be written.
     #[error("cannot write the admin token to {path}: {reason}")]
     AdminToken { path: String, reason: String },
@@ -237,11 +234,16 @@ async fn display_hash(cfg: &Config, store: &Store) -> Result<[u8; 32], DaemonErr
         Some(t) => t,
         None => {
             let t = format!("wago-display-{}", crate::api::random_token());
-            write_secret_file(&path, &t).map_err(|e| DaemonError::DisplayToken {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            tracing::info!(path = %path.display(), "display token written");
+            // The display is optional: a token file that cannot be written
+            // (full or read-only disk) leaves it locked out, never the gateway down.
+            match write_secret_file(&path, &t) {
+                Ok(()) => tracing::info!(path = %path.display(), "display token written"),
+                Err(e) => tracing::warn!(
+                    path = %path.display(),
+                    error = %e,
+                    "cannot write the display token; the display cannot connect until wago restarts and can write it"
+                ),
+            }
             t
         }
     };
