@@ -14,7 +14,7 @@ mod screen;
 use common::{Gateway, Opts, client, create_session};
 use screen::{decode_qr, shows_text};
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -580,6 +580,53 @@ async fn the_status_counts_the_webhook_queue_of_the_shown_session() {
             break;
         }
         assert!(Instant::now() < deadline, "queue not shown: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_png_and_terminal_drivers_draw_the_starting_screen_without_a_gateway() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let png = dir.path().join("screen.png");
+    let env = vec![
+        ("WAGO_DATA_DIR", dir.path().display().to_string()),
+        ("WAGO_DISPLAY_DRIVER", "png".to_string()),
+        ("WAGO_DISPLAY_DEVICE", png.display().to_string()),
+        ("WAGO_DISPLAY_WIDTH", "320".into()),
+        ("WAGO_DISPLAY_HEIGHT", "240".into()),
+        ("WAGO_DISPLAY_GATEWAY_URL", nowhere.clone()),
+    ];
+    let p = Proc::spawn(wago(&["display"], &env), false);
+    let golden = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/display/starting-320x240.png"),
+    )
+    .expect("golden");
+    let golden = wago::display::png::decode(&golden).expect("golden png");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(bytes) = std::fs::read(&png)
+            && let Ok(c) = wago::display::png::decode(&bytes)
+        {
+            assert_eq!(c, golden, "the PNG driver draws the golden starting screen");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no PNG written: {}", p.text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let env = vec![
+        ("WAGO_DATA_DIR", dir.path().display().to_string()),
+        ("WAGO_DISPLAY_DRIVER", "term".to_string()),
+        ("WAGO_DISPLAY_GATEWAY_URL", nowhere),
+    ];
+    let t = Proc::spawn(wago(&["display"], &env), true);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !t.text().contains("waiting for the WhatsApp gateway") {
+        assert!(
+            Instant::now() < deadline,
+            "no terminal output: {}",
+            t.text()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
