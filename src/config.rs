@@ -6,6 +6,9 @@
 //! key), then validated (bad values are errors naming the key). Nothing here
 //! is global: `daemon` passes the parts down.
 
+mod display;
+
+pub use display::{DISPLAY_TOKEN_FILE, DisplayConfig, Driver};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -94,6 +97,8 @@ pub struct Config {
     pub webhook: WebhookConfig,
     /// Files of received messages kept on the box.
     pub received_media: ReceivedMediaConfig,
+    /// The pairing display (`wago display`) and the gateway's display routes.
+    pub display: DisplayConfig,
 }
 
 /// Received media (`GET /media/{message_id}`): downloaded from WhatsApp on
@@ -272,6 +277,7 @@ impl Default for Config {
             whatsapp: WhatsAppConfig::default(),
             webhook: WebhookConfig::default(),
             received_media: ReceivedMediaConfig::default(),
+            display: DisplayConfig::default(),
         }
     }
 }
@@ -421,6 +427,26 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         "webhook.forward_media",
         Kind::Bool,
     ),
+    ("WAGO_DISPLAY_DRIVER", "display.driver", Kind::Str),
+    ("WAGO_DISPLAY_DEVICE", "display.device", Kind::Str),
+    ("WAGO_DISPLAY_WIDTH", "display.width", Kind::Int),
+    ("WAGO_DISPLAY_HEIGHT", "display.height", Kind::Int),
+    ("WAGO_DISPLAY_FORMAT", "display.format", Kind::Str),
+    ("WAGO_DISPLAY_ROTATION", "display.rotation", Kind::Int),
+    ("WAGO_DISPLAY_BUTTON_CHIP", "display.button_chip", Kind::Str),
+    ("WAGO_DISPLAY_BUTTON_LINE", "display.button_line", Kind::Int),
+    (
+        "WAGO_DISPLAY_BUTTON_INPUT",
+        "display.button_input",
+        Kind::Str,
+    ),
+    ("WAGO_DISPLAY_QR_ON_LAN", "display.qr_on_lan", Kind::Bool),
+    ("WAGO_DISPLAY_TOKEN_FILE", "display.token_file", Kind::Str),
+    ("WAGO_DISPLAY_SESSION", "display.session", Kind::Str),
+    ("WAGO_DISPLAY_GATEWAY_URL", "display.gateway_url", Kind::Str),
+    ("WAGO_DISPLAY_LAN_URL", "display.lan_url", Kind::Str),
+    ("WAGO_DISPLAY_AUTO_PAIR", "display.auto_pair", Kind::Bool),
+    ("WAGO_DISPLAY_POLL_MS", "display.poll_ms", Kind::Int),
 ];
 
 /// Variables that are not config keys but belong to wago.
@@ -618,7 +644,15 @@ impl Config {
                 return Err(key(k, &format!("must be between {lo} and {hi}")));
             }
         }
-        Ok(())
+        self.display.validate()
+    }
+
+    /// The display token file: `display.token_file`, else `<data_dir>/display-token`.
+    pub fn display_token_file(&self) -> PathBuf {
+        self.display
+            .token_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(DISPLAY_TOKEN_FILE))
     }
 }
 

@@ -9,7 +9,7 @@
 //! once the store is open and the server listens, watchdog pings while the
 //! accept loop checks in.
 
-use crate::api::{App, Limits, WebhookSettings};
+use crate::api::{App, DisplaySettings, Limits, WebhookSettings};
 use crate::config::Config;
 use crate::engine::{Engine, EngineConfig};
 use crate::store::{Retention, Store, StoreError, hash_token};
@@ -71,6 +71,7 @@ pub async fn serve(
     tracing::info!(data_dir = %cfg.data_dir.display(), "store open");
 
     let admin_hash = admin_hash(&cfg, &store).await?;
+    let display_hash = display_hash(&cfg, &store).await?;
     let w = &cfg.webhook;
     let delivery = DeliveryConfig {
         retry: RetryPolicy {
@@ -143,6 +144,13 @@ pub async fn serve(
         engine: engine.clone(),
         store: store.clone(),
         admin_hash,
+        display: DisplaySettings {
+            token_hash: display_hash,
+            qr_on_lan: cfg.display.qr_on_lan,
+            session: cfg.display.session.clone(),
+            lan_url: cfg.display.lan_url.clone(),
+            listen: bound,
+        },
         limits: Limits {
             max_body_bytes: cfg.http.max_body_bytes,
             body_timeout: Duration::from_secs(cfg.http.body_timeout_secs),
@@ -198,6 +206,7 @@ fn engine_config(cfg: &Config, checkin: Checkin) -> EngineConfig {
             max_total_bytes: cfg.received_media.max_total_mib * 1024 * 1024,
             retention: std::time::Duration::from_secs(cfg.received_media.retention_hours * 3600),
         }),
+        qr_in_events: cfg.display.qr_on_lan,
     }
 }
 
@@ -224,6 +233,40 @@ async fn admin_hash(cfg: &Config, store: &Store) -> Result<[u8; 32], DaemonError
         "wago: generated the admin token (shown once; also in {}, mode 0600):\n\n    {token}\n",
         path.display()
     );
+    Ok(hash)
+}
+
+/// The display token's hash. The token lives in `display.token_file`
+/// (default `<data>/display-token`, mode 0600, read by `wago display`
+/// running as the same user); it is kept across restarts and made anew when
+/// the file is missing or unreadable. Only its hash goes into the store.
+async fn display_hash(cfg: &Config, store: &Store) -> Result<[u8; 32], DaemonError> {
+    let path = cfg.display_token_file();
+    let existing = std::fs::read_to_string(&path)
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| t.len() >= 16);
+    let token = match existing {
+        Some(t) => t,
+        None => {
+            let t = format!("wago-display-{}", crate::api::random_token());
+            // The display is optional: a token file that cannot be written
+            // (full or read-only disk) leaves it locked out, never the gateway down.
+            match write_secret_file(&path, &t) {
+                Ok(()) => tracing::info!(path = %path.display(), "display token written"),
+                Err(e) => tracing::warn!(
+                    path = %path.display(),
+                    error = %e,
+                    "cannot write the display token; the display cannot connect until wago restarts and can write it"
+                ),
+            }
+            t
+        }
+    };
+    let hash = hash_token(&token);
+    if store.display_token_hash().await? != Some(hash) {
+        store.set_display_token_hash(hash).await?;
+    }
     Ok(hash)
 }
 

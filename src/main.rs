@@ -1,16 +1,21 @@
-//! The `wago` command: `wago [serve] [--config PATH]`.
+//! The `wago` command: `wago [serve|display|pair] [--config PATH]`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
-use wago::config::Config;
+use wago::config::{Config, Secret};
+use wago::display::cli::PairArgs;
 
 const USAGE: &str = "\
 usage: wago [serve] [--config PATH]
+       wago display [--config PATH]
+       wago pair [--config PATH] [--url URL] [--token TOKEN] [--session ID] [--timeout SECS]
 
 commands:
   serve        run the gateway (the default)
+  display      draw the pairing/status screen ([display] in the config)
+  pair         print the pairing QR code in this terminal and wait until linked
 
 options:
   --config PATH   TOML config file (default: /etc/wago/wago.toml when it exists)
@@ -20,17 +25,47 @@ options:
 Every config key can also be set by a WAGO_* environment variable (see README).";
 
 enum Command {
-    Serve { config: Option<PathBuf> },
+    Serve {
+        config: Option<PathBuf>,
+    },
+    Display {
+        config: Option<PathBuf>,
+    },
+    Pair {
+        config: Option<PathBuf>,
+        args: PairArgs,
+    },
     Help,
     Version,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut config = std::env::var_os("WAGO_CONFIG").map(PathBuf::from);
-    let mut args = args.into_iter();
+    let mut args = args.into_iter().peekable();
+    let mut sub = "serve";
+    match args.peek().map(String::as_str) {
+        Some("display") => sub = "display",
+        Some("pair") => sub = "pair",
+        _ => {}
+    }
+    if sub != "serve" {
+        args.next();
+    }
+    let mut pair = PairArgs::default();
     while let Some(a) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match a.as_str() {
-            "serve" => {}
+            "serve" if sub == "serve" => {}
+            "--url" if sub == "pair" => pair.url = Some(value("--url")?),
+            "--token" if sub == "pair" => pair.token = Some(Secret::new(value("--token")?)),
+            "--session" if sub == "pair" => pair.session = Some(value("--session")?),
+            "--timeout" if sub == "pair" => {
+                let v = value("--timeout")?;
+                pair.timeout_secs = Some(
+                    v.parse()
+                        .map_err(|_| format!("--timeout `{v}` is not a number of seconds"))?,
+                );
+            }
             "-h" | "--help" | "help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
             "--config" => match args.next() {
@@ -43,7 +78,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    Ok(Command::Serve { config })
+    Ok(match sub {
+        "display" => Command::Display { config },
+        "pair" => Command::Pair { config, args: pair },
+        _ => Command::Serve { config },
+    })
 }
 
 fn main() -> ExitCode {
@@ -54,7 +93,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = match cmd {
+    let (config, sub) = match cmd {
         Command::Help => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -63,7 +102,9 @@ fn main() -> ExitCode {
             println!("wago {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
-        Command::Serve { config } => config,
+        Command::Serve { config } => (config, None),
+        Command::Display { config } => (config, Some(None)),
+        Command::Pair { config, args } => (config, Some(Some(args))),
     };
     let cfg = match Config::load(config.as_deref(), std::env::vars()) {
         Ok(c) => c,
@@ -74,6 +115,11 @@ fn main() -> ExitCode {
     };
     init_tracing(&cfg.log);
     tracing::debug!(config = ?cfg, "configuration");
+    match sub {
+        Some(None) => return wago::display::cli::display_main(&cfg),
+        Some(Some(args)) => return wago::display::cli::pair_main(&cfg, &args),
+        None => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(16)

@@ -66,7 +66,8 @@ pub async fn run(
         conns.spawn(
             async move {
                 let _permit = permit;
-                let service = service_fn(move |req| {
+                let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(crate::api::PeerAddr(peer));
                     let app = app.clone();
                     async move { Ok::<_, std::convert::Infallible>(crate::api::handle(app, req).await) }
                 });

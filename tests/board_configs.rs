@@ -55,14 +55,12 @@ fn a_board_config_with_an_unknown_key_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = shipped_configs().remove(0);
     let mut text = std::fs::read_to_string(&src).expect("read");
-    // What a user would do too early: uncomment the display placeholders.
-    text = text
-        .replace("# [display]", "[display]")
-        .replace("# kind =", "kind =");
+    // A key from another product's display section.
+    text = text.replace("[display]", "[display]\nkind = \"st7789\"");
     let bad = dir.path().join("wago.toml");
     std::fs::write(&bad, text).expect("write");
     let err = Gateway::try_start(&dir.path().join("data"), &with_config(&bad));
     let (status, log) = err.err().expect("must refuse");
     assert_eq!(status.and_then(|s| s.code()), Some(2), "{log}");
-    assert!(log.contains("display"), "names the key: {log}");
+    assert!(log.contains("display.kind"), "names the key: {log}");
 }

@@ -1,4 +1,8 @@
-//! Who is calling: the admin, a session, or nobody.
+//! Who is calling: the admin, a session, the display, or nobody.
+//!
+//! The display token (`wago display`) is a third, narrow scope: it reads
+//! display status and pairing data and starts pairing, nothing else; any
+//! other route answers it 403.
 //!
 //! Tokens arrive in `token`, `Authorization: Bearer …` (or a bare
 //! `Authorization` value, as WaGo's admin clients send) or `X-API-Key`. The
@@ -43,6 +47,44 @@ fn is_admin(app: &App, token: &str) -> bool {
     bool::from(hash_token(token).ct_eq(&app.admin_hash))
 }
 
+fn is_display(app: &App, token: &str) -> bool {
+    bool::from(hash_token(token).ct_eq(&app.display.token_hash))
+}
+
+/// Who may use a display route.
+#[derive(Debug)]
+pub enum DisplayCaller {
+    /// The display process's own token.
+    Display,
+    /// The admin token (`wago pair` on the box).
+    Admin,
+    /// A session token: only that session is shown.
+    Session(SessionRecord),
+}
+
+/// Admits the display, the admin or a session (display routes only).
+pub async fn display(app: &App, headers: &HeaderMap) -> Result<DisplayCaller, ApiError> {
+    let Some(token) = presented(headers) else {
+        return Err(ApiError::unauthorized(
+            "this route needs the display token, the admin token or a session token",
+        ));
+    };
+    if is_display(app, token) {
+        return Ok(DisplayCaller::Display);
+    }
+    if is_admin(app, token) {
+        return Ok(DisplayCaller::Admin);
+    }
+    match app.store.session_by_token(token).await? {
+        Some(rec) => Ok(DisplayCaller::Session(rec)),
+        None => Err(ApiError::unauthorized("invalid token")),
+    }
+}
+
+fn display_refused() -> ApiError {
+    ApiError::forbidden("the display token can only use the /display routes")
+}
+
 /// Admits the admin; refuses sessions with 403 and everyone else with 401.
 pub async fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = presented(headers) else {
@@ -50,6 +92,9 @@ pub async fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     };
     if is_admin(app, token) {
         return Ok(());
+    }
+    if is_display(app, token) {
+        return Err(display_refused());
     }
     if app.store.session_by_token(token).await?.is_some() {
         return Err(ApiError::forbidden(
@@ -73,6 +118,9 @@ pub async fn session(app: &App, headers: &HeaderMap) -> Result<SessionRecord, Ap
         return Err(ApiError::forbidden(
             "the admin token cannot use a session route; use the session's token",
         ));
+    }
+    if is_display(app, token) {
+        return Err(display_refused());
     }
     Err(ApiError::unauthorized("invalid token"))
 }

@@ -7,6 +7,7 @@
 mod actions;
 mod auth;
 mod body;
+mod display;
 mod events;
 mod fetch;
 mod group;
@@ -55,6 +56,36 @@ pub struct WebhookSettings {
     pub retention: Retention,
 }
 
+/// The peer's address, put in each request's extensions by the server.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
+/// What the display routes need.
+#[derive(Clone)]
+pub struct DisplaySettings {
+    /// SHA-256 of the display token.
+    pub token_hash: [u8; 32],
+    /// Whether peers not on loopback may get the QR payload (and a PNG showing it).
+    pub qr_on_lan: bool,
+    /// The session shown when there are several (else the only one).
+    pub session: Option<String>,
+    /// The URL shown to staff; `None`: derived from `listen`.
+    pub lan_url: Option<String>,
+    /// The address the gateway listens on.
+    pub listen: std::net::SocketAddr,
+}
+
+impl std::fmt::Debug for DisplaySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DisplaySettings")
+            .field("token_hash", &"***")
+            .field("qr_on_lan", &self.qr_on_lan)
+            .field("session", &self.session)
+            .field("lan_url", &self.lan_url)
+            .finish()
+    }
+}
+
 /// Everything a request handler can reach.
 pub struct App {
     /// The database.
@@ -69,6 +100,8 @@ pub struct App {
     pub hub: Hub,
     /// Webhook settings.
     pub webhooks: WebhookSettings,
+    /// The pairing display's routes.
+    pub display: DisplaySettings,
 }
 
 impl std::fmt::Debug for App {
@@ -255,6 +288,18 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiE
         ["admin", "events"] => {
             only(&m, &Method::POST, "POST")?;
             events::inject(app, req).await
+        }
+        ["display", "status"] => {
+            only(&m, &Method::GET, "GET")?;
+            display::status(app, req).await
+        }
+        ["display", "pair"] => {
+            only(&m, &Method::POST, "POST")?;
+            display::pair(app, req).await
+        }
+        ["display", "screen.png"] => {
+            only(&m, &Method::GET, "GET")?;
+            display::screen_png(app, req).await
         }
         ["metrics"] => {
             only(&m, &Method::GET, "GET")?;

@@ -147,6 +147,11 @@ pub async fn logout(app: &App, req: Request<Incoming>) -> Result<Response<Body>,
 /// `GET /session/qr`: the current pairing QR code.
 pub async fn qr_code(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let rec = auth::session(app, req.headers()).await?;
+    if !super::display::allow_qr(app, &req) {
+        return Err(ApiError::forbidden(
+            "this box shows its pairing QR code only on its own screen (display.qr_on_lan = false)",
+        ));
+    }
     let st = app.engine.status(&rec.id);
     let Some(code) = st.qr.as_ref() else {
         let hint = match st.state {

@@ -226,3 +226,72 @@ fn received_media_keys() {
         assert!(err.contains(want), "{want}: {err}");
     }
 }
+
+#[test]
+fn display_section_and_env_overrides() {
+    let cfg = load_str(
+        "[display]\ndriver = \"ssd1306\"\ndevice = \"/dev/i2c-1\"\nqr_on_lan = false\n",
+        &[
+            ("WAGO_DISPLAY_AUTO_PAIR", "false"),
+            ("WAGO_DISPLAY_POLL_MS", "500"),
+        ],
+    )
+    .expect("display config");
+    assert_eq!(cfg.display.driver, Driver::Ssd1306);
+    assert!(!cfg.display.qr_on_lan);
+    assert!(!cfg.display.auto_pair);
+    assert_eq!(cfg.display.poll_ms, 500);
+    assert_eq!(
+        cfg.display_token_file(),
+        cfg.data_dir.join(DISPLAY_TOKEN_FILE)
+    );
+    let cfg = load_str(
+        "",
+        &[
+            ("WAGO_DISPLAY_FORMAT", "xrgb8888"),
+            ("WAGO_DISPLAY_QR_ON_LAN", "1"),
+        ],
+    )
+    .expect("format");
+    assert_eq!(
+        cfg.display.format,
+        Some(crate::display::pixfmt::PixelFormat::Xrgb8888)
+    );
+}
+
+/// A config text, environment variables, and the key the error must name.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+#[test]
+fn display_errors_name_the_key() {
+    let cases: &[Case] = &[
+        ("[display]\nwidth = 320\n", &[], "display.width"),
+        ("[display]\nwidth = 10\nheight = 10\n", &[], "display.width"),
+        ("[display]\ndriver = \"vga\"\n", &[], "display.driver"),
+        ("[display]\nformat = \"mono\"\n", &[], "display.format"),
+        ("[display]\nformat = \"bgr233\"\n", &[], "display.format"),
+        (
+            "[display]\ngateway_url = \"ftp://x\"\n",
+            &[],
+            "display.gateway_url",
+        ),
+        ("[display]\npoll_ms = 5\n", &[], "display.poll_ms"),
+        ("[display]\nrotation = 45\n", &[], "display.rotation"),
+        ("[display]\ni2c_address = 300\n", &[], "display.i2c_address"),
+        ("[display]\ncolour = 1\n", &[], "display"),
+        (
+            "",
+            &[("WAGO_DISPLAY_QR_ON_LAN", "maybe")],
+            "WAGO_DISPLAY_QR_ON_LAN",
+        ),
+        (
+            "[display]\ndriver = \"png\"\ndevice = \"/tmp/x.png\"\n",
+            &[],
+            "display.width",
+        ),
+    ];
+    for (text, vars, key) in cases {
+        let e = load_str(text, vars).expect_err(text).to_string();
+        assert!(e.contains(key), "{text:?}: {e}");
+    }
+}

@@ -76,12 +76,13 @@ pub(super) async fn apply(
                 });
             });
             tracing::info!(session = %ctl.id, "pairing QR code issued");
+            let payload = if engine.inner.cfg.qr_in_events {
+                json!({ "code": qr.code, "expiresAt": expires_at })
+            } else {
+                json!({ "expiresAt": expires_at })
+            };
             engine
-                .publish(vec![ctl.event(
-                    "session.qr_updated",
-                    None,
-                    json!({ "code": qr.code, "expiresAt": expires_at }),
-                )])
+                .publish(vec![ctl.event("session.qr_updated", None, payload)])
                 .await;
         }
         Event::PairingCode(pc) => {

@@ -68,6 +68,9 @@ pub struct EngineConfig {
     pub media_fetch_timeout: std::time::Duration,
     /// Where and how long received media is kept; `None` keeps none.
     pub received_media: Option<media::ReceivedMedia>,
+    /// Whether `session.qr_updated` events carry the QR payload; off when
+    /// `display.qr_on_lan = false` keeps pairing to people at the box.
+    pub qr_in_events: bool,
 }
 
 /// What the engine can fail with.

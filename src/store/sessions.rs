@@ -49,6 +49,7 @@ pub fn hash_token(token: &str) -> [u8; 32] {
 }
 
 const ADMIN_HASH_KEY: &str = "admin_token_sha256";
+const DISPLAY_HASH_KEY: &str = "display_token_sha256";
 
 fn decode(bytes: &[u8]) -> Result<SessionRecord, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
@@ -79,6 +80,29 @@ impl Store {
             let tx = db.begin_write()?;
             tx.open_table(SETTINGS)?
                 .insert(ADMIN_HASH_KEY, hash.as_slice())?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The stored display token hash, if one was set.
+    pub async fn display_token_hash(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        self.run(|db| {
+            let tx = db.begin_read()?;
+            let t = tx.open_table(SETTINGS)?;
+            Ok(t.get(DISPLAY_HASH_KEY)?
+                .and_then(|v| <[u8; 32]>::try_from(v.value()).ok()))
+        })
+        .await
+    }
+
+    /// Stores the display token hash (the token itself lives in the token file only).
+    pub async fn set_display_token_hash(&self, hash: [u8; 32]) -> Result<(), StoreError> {
+        self.run(move |db| {
+            let tx = db.begin_write()?;
+            tx.open_table(SETTINGS)?
+                .insert(DISPLAY_HASH_KEY, hash.as_slice())?;
             tx.commit()?;
             Ok(())
         })
