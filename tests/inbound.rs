@@ -364,3 +364,28 @@ async fn calls_are_reported_and_rejected_with_a_message_when_configured() {
         .expect("the caller gets the text");
     assert_eq!(got.body, "We cannot take calls; please write.");
 }
+
+#[tokio::test]
+async fn an_unanswered_call_is_reported_missed_and_not_rejected_by_default() {
+    let (sim, _dir, gw, token) = paired(&[]).await;
+    let me = sim.phone().jid();
+    let contact = sim.contact(CONTACT);
+    let call_id = contact.send_call_offer(&me, false).expect("ring");
+    let p = wait_event(&gw, &token, "call.received", |p| {
+        p["callId"] == call_id.as_str()
+    })
+    .await;
+    assert_eq!(p["isVideo"], false);
+    contact.send_call_terminate(&me, &call_id).expect("hang up");
+    let p = wait_event(&gw, &token, "call.missed", |p| {
+        p["callId"] == call_id.as_str()
+    })
+    .await;
+    assert!(p["from"].as_str().is_some_and(|f| f.starts_with(CONTACT)));
+    assert!(
+        !sim.client_calls()
+            .iter()
+            .any(|c| c.call_id == call_id && c.action == "reject"),
+        "calls are not rejected unless configured"
+    );
+}

@@ -454,6 +454,25 @@ mod mapping {
                         })
                         .build(),
                 ),
+                Some("call.missed"),
+                ("callId", json!("CALL1")),
+            ),
+            (
+                Event::IncomingCall(
+                    IncomingCall::builder()
+                        .from(jid(contact))
+                        .stanza_id("S3".into())
+                        .timestamp(Utc::now())
+                        .offline(false)
+                        .action(CallAction::Terminate {
+                            call_id: "CALL2".into(),
+                            call_creator: jid(contact),
+                            reason: Some("accepted_elsewhere".into()),
+                            duration: None,
+                            audio_duration: None,
+                        })
+                        .build(),
+                ),
                 None,
                 ("", Value::Null),
             ),
