@@ -13,7 +13,7 @@ mod common;
 #[path = "support/simgw.rs"]
 mod simgw;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use simgw::{CONTACT, paired, post, wait_event, wait_for};
 use std::time::Duration;
 use wa::message as m;
@@ -233,6 +233,11 @@ async fn every_inbound_message_kind_becomes_an_event_and_a_stored_message() {
     })
     .await;
     assert_eq!(p["body"], "Hello, corrected");
+    let (_, v) = simgw::get(&gw, &token, &format!("/message/{first}")).await;
+    assert_eq!(
+        v["data"]["Body"], "Hello, corrected",
+        "the edit changed the message: {v}"
+    );
     let revoke = wa::Message {
         protocol_message: MessageField::some(m::ProtocolMessage {
             key: key(&first),
@@ -249,6 +254,13 @@ async fn every_inbound_message_kind_becomes_an_event_and_a_stored_message() {
         p["targetId"] == first.as_str()
     })
     .await;
+
+    // The edit changed the first message, then the deletion cleared it.
+    let (_, v) = simgw::get(&gw, &token, &format!("/message/{first}")).await;
+    let orig = &v["data"];
+    assert_eq!(orig["Body"], Value::Null, "{v}");
+    assert!(orig["Detail"]["editedAt"].is_i64(), "{v}");
+    assert!(orig["Detail"]["revokedAt"].is_i64(), "{v}");
 
     // Every kind is in the message log.
     let v = wait_for(
