@@ -401,3 +401,35 @@ async fn an_unanswered_call_is_reported_missed_and_not_rejected_by_default() {
         "calls are not rejected unless configured"
     );
 }
+
+#[tokio::test]
+async fn a_call_that_rang_while_the_box_was_offline_is_missed() {
+    let (sim, _dir, gw, token) = paired(&[("WAGO_REJECT_CALLS", "true")]).await;
+    let me = sim.phone().jid();
+    let (s, _) = post(&gw, &token, "/session/disconnect", json!({})).await;
+    assert_eq!(s, 200);
+    let call_id = sim
+        .contact(CONTACT)
+        .send_call_offer(&me, false)
+        .expect("ring while offline");
+    let (s, _) = post(
+        &gw,
+        &token,
+        "/session/connect",
+        json!({ "Immediate": true }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let p = wait_event(&gw, &token, "call.missed", |p| {
+        p["callId"] == call_id.as_str()
+    })
+    .await;
+    assert_eq!(p["reason"], "offline");
+    // A dead call is neither reported as ringing nor rejected.
+    let (_, v) = simgw::get(&gw, &token, "/events?limit=1000").await;
+    assert!(
+        !v.to_string().contains("\"call.received\""),
+        "an offline offer is not a ringing call: {v}"
+    );
+    assert!(!sim.client_calls().iter().any(|c| c.call_id == call_id));
+}
