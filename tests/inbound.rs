@@ -13,7 +13,7 @@ mod common;
 #[path = "support/simgw.rs"]
 mod simgw;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use simgw::{CONTACT, paired, post, wait_event, wait_for};
 use std::time::Duration;
 use wa::message as m;
@@ -233,6 +233,11 @@ async fn every_inbound_message_kind_becomes_an_event_and_a_stored_message() {
     })
     .await;
     assert_eq!(p["body"], "Hello, corrected");
+    let (_, v) = simgw::get(&gw, &token, &format!("/message/{first}")).await;
+    assert_eq!(
+        v["data"]["Body"], "Hello, corrected",
+        "the edit changed the message: {v}"
+    );
     let revoke = wa::Message {
         protocol_message: MessageField::some(m::ProtocolMessage {
             key: key(&first),
@@ -249,6 +254,13 @@ async fn every_inbound_message_kind_becomes_an_event_and_a_stored_message() {
         p["targetId"] == first.as_str()
     })
     .await;
+
+    // The edit changed the first message, then the deletion cleared it.
+    let (_, v) = simgw::get(&gw, &token, &format!("/message/{first}")).await;
+    let orig = &v["data"];
+    assert_eq!(orig["Body"], Value::Null, "{v}");
+    assert!(orig["Detail"]["editedAt"].is_i64(), "{v}");
+    assert!(orig["Detail"]["revokedAt"].is_i64(), "{v}");
 
     // Every kind is in the message log.
     let v = wait_for(
@@ -363,4 +375,61 @@ async fn calls_are_reported_and_rejected_with_a_message_when_configured() {
         .await
         .expect("the caller gets the text");
     assert_eq!(got.body, "We cannot take calls; please write.");
+}
+
+#[tokio::test]
+async fn an_unanswered_call_is_reported_missed_and_not_rejected_by_default() {
+    let (sim, _dir, gw, token) = paired(&[]).await;
+    let me = sim.phone().jid();
+    let contact = sim.contact(CONTACT);
+    let call_id = contact.send_call_offer(&me, false).expect("ring");
+    let p = wait_event(&gw, &token, "call.received", |p| {
+        p["callId"] == call_id.as_str()
+    })
+    .await;
+    assert_eq!(p["isVideo"], false);
+    contact.send_call_terminate(&me, &call_id).expect("hang up");
+    let p = wait_event(&gw, &token, "call.missed", |p| {
+        p["callId"] == call_id.as_str()
+    })
+    .await;
+    assert!(p["from"].as_str().is_some_and(|f| f.starts_with(CONTACT)));
+    assert!(
+        !sim.client_calls()
+            .iter()
+            .any(|c| c.call_id == call_id && c.action == "reject"),
+        "calls are not rejected unless configured"
+    );
+}
+
+#[tokio::test]
+async fn a_call_that_rang_while_the_box_was_offline_is_missed() {
+    let (sim, _dir, gw, token) = paired(&[("WAGO_REJECT_CALLS", "true")]).await;
+    let me = sim.phone().jid();
+    let (s, _) = post(&gw, &token, "/session/disconnect", json!({})).await;
+    assert_eq!(s, 200);
+    let call_id = sim
+        .contact(CONTACT)
+        .send_call_offer(&me, false)
+        .expect("ring while offline");
+    let (s, _) = post(
+        &gw,
+        &token,
+        "/session/connect",
+        json!({ "Immediate": true }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let p = wait_event(&gw, &token, "call.missed", |p| {
+        p["callId"] == call_id.as_str()
+    })
+    .await;
+    assert_eq!(p["reason"], "offline");
+    // A dead call is neither reported as ringing nor rejected.
+    let (_, v) = simgw::get(&gw, &token, "/events?limit=1000").await;
+    assert!(
+        !v.to_string().contains("\"call.received\""),
+        "an offline offer is not a ringing call: {v}"
+    );
+    assert!(!sim.client_calls().iter().any(|c| c.call_id == call_id));
 }

@@ -224,7 +224,7 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiE
             only(&m, &Method::POST, "POST")?;
             user::presence(app, req).await
         }
-        ["group", action] => group::route(app, req, &m, &action.to_string()).await,
+        ["group", action] => group::route(app, req, &m, action).await,
         ["media", id] => {
             only(&m, &Method::GET, "GET")?;
             let id = id.to_string();

@@ -8,7 +8,7 @@ use super::inbound::{classify, event_name, has_media};
 use super::{Engine, SessionCtl};
 use crate::event::now_ms;
 use crate::store::media::put_media_ref;
-use crate::store::messages::{StateChange, insert_inbound};
+use crate::store::messages::{StateChange, amend_target, insert_inbound};
 use crate::store::record_events;
 use crate::store::{MessageRecord, MessageState};
 use std::sync::Arc;
@@ -127,6 +127,25 @@ impl InboundDurabilityHook for StoreHook {
                         put_media_ref(&tx, &session, &rec.id, &rec.kind, media)?;
                     }
                     if let Some(rec) = insert_inbound(&tx, &session, rec)? {
+                        // An edit or a deletion also changes the message it
+                        // points at (once: a replayed batch inserts nothing).
+                        let target = rec
+                            .detail
+                            .as_ref()
+                            .and_then(|d| d.get("targetId"))
+                            .and_then(|t| t.as_str());
+                        if let Some(target) = target
+                            && matches!(rec.kind.as_str(), "edit" | "revoke")
+                        {
+                            amend_target(
+                                &tx,
+                                &session,
+                                target,
+                                &rec.kind,
+                                rec.body.clone(),
+                                rec.timestamp,
+                            )?;
+                        }
                         let name = event_name(&rec.kind, rec.from_me);
                         events.push(ctl.event(
                             name,

@@ -77,6 +77,21 @@ pub fn sweep(cfg: &ReceivedMedia) {
     }
 }
 
+/// How often kept files are checked against the retention age.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes expired kept files now and then every [`SWEEP_EVERY`] until `stop`.
+pub async fn run_sweeper(cfg: ReceivedMedia, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        let c = cfg.clone();
+        let _ = tokio::task::spawn_blocking(move || sweep(&c)).await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+        }
+    }
+}
+
 /// Keeps `bytes` at `path`, first deleting the oldest files until the total
 /// fits the quota. The caller checked that `bytes` alone fits.
 fn keep(cfg: &ReceivedMedia, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -271,6 +286,28 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         sweep(&c);
         assert!(!p.exists());
+    }
+
+    #[tokio::test]
+    async fn the_sweeper_deletes_expired_files_and_stops_on_cancel() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut c = cfg(tmp.path(), 100);
+        let p = file_path(tmp.path(), "s", "OLD");
+        keep(&c, &p, b"x").expect("keep");
+        c.retention = Duration::ZERO;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(run_sweeper(c, stop.clone()));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while p.exists() {
+            assert!(std::time::Instant::now() < deadline, "not swept");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the sweeper stops")
+            .expect("join");
     }
 
     #[test]

@@ -167,7 +167,7 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// An engine over `store`; its tasks stop when `shutdown` is cancelled.
     pub fn new(store: Store, cfg: EngineConfig, hub: Hub, shutdown: CancellationToken) -> Engine {
-        Engine {
+        let engine = Engine {
             inner: Arc::new(Inner {
                 store,
                 hub,
@@ -176,7 +176,12 @@ impl Engine {
                 tasks: TaskTracker::new(),
                 sessions: Mutex::new(HashMap::new()),
             }),
+        };
+        if let Some(media) = engine.inner.cfg.received_media.clone() {
+            let stop = engine.inner.shutdown.clone();
+            engine.inner.tasks.spawn(media::run_sweeper(media, stop));
         }
+        engine
     }
 
     /// Starts every session that has a paired account in the store (after a

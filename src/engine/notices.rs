@@ -55,6 +55,29 @@ pub fn notice(event: &Event) -> Option<Notice> {
                 }),
             }
         }
+        // The caller hung up before anyone answered. The library reports
+        // that as `MissedCall` only with its `voip-runtime` feature (not
+        // built: the box never answers calls), so the gateway maps the
+        // `<terminate>` the same way: no reason or a timeout is missed,
+        // answered/declined elsewhere is not.
+        Event::IncomingCall(call)
+            if matches!(
+                &call.action,
+                CallAction::Terminate { reason, .. }
+                    if matches!(reason.as_deref(), None | Some("timeout"))
+            ) =>
+        {
+            Notice {
+                name: "call.missed",
+                chat: Some(call.from.to_string()),
+                payload: json!({
+                    "callId": call.action.call_id(),
+                    "from": call.from.to_string(),
+                    "reason": "remote",
+                    "timestamp": call.timestamp.timestamp_millis(),
+                }),
+            }
+        }
         Event::IncomingCall(call) => {
             let CallAction::Offer {
                 call_id,

@@ -211,6 +211,37 @@ pub fn advance(
     Ok(Some(rec))
 }
 
+/// Applies an edit (`edit`, new `body`) or a deletion (`revoke`) to the
+/// message it points at, inside the caller's transaction: the body changes
+/// (a deletion clears it) and `detail` gets `edited` / `revoked` with the
+/// time. Returns the changed record; `None` when the target is unknown.
+pub fn amend_target(
+    tx: &WriteTransaction,
+    session: &str,
+    target: &str,
+    kind: &str,
+    body: Option<String>,
+    at: i64,
+) -> Result<Option<MessageRecord>, StoreError> {
+    let Some(mut rec) = get(tx, session, target)? else {
+        return Ok(None);
+    };
+    let detail = rec.detail.get_or_insert_with(Default::default);
+    match kind {
+        "edit" => {
+            rec.body = body;
+            detail.insert("editedAt".into(), at.into());
+        }
+        "revoke" => {
+            rec.body = None;
+            detail.insert("revokedAt".into(), at.into());
+        }
+        _ => return Ok(None),
+    }
+    put(tx, session, &rec)?;
+    Ok(Some(rec))
+}
+
 impl Store {
     /// Accepts an outbound message: stores it as pending and queues it, or,
     /// when its client id was seen before, returns the earlier message.

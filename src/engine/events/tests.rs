@@ -135,7 +135,14 @@ mod mapping {
         use m::protocol_message::Type;
         let text = |s: &str| Some(s.to_string());
         // (message, kind, body, a detail that must be present, event name)
-        let cases: Vec<(wa::Message, &str, Option<&str>, (&str, Value), &str)> = vec![
+        type Case<'a> = (
+            wa::Message,
+            &'a str,
+            Option<&'a str>,
+            (&'a str, Value),
+            &'a str,
+        );
+        let cases: Vec<Case> = vec![
             (
                 wa::Message {
                     conversation: text("hello"),
@@ -395,7 +402,8 @@ mod mapping {
             audio: vec![],
             group_jid: None,
         };
-        let cases: Vec<(Event, Option<&str>, (&str, Value))> = vec![
+        type Case<'a> = (Event, Option<&'a str>, (&'a str, Value));
+        let cases: Vec<Case> = vec![
             (
                 Event::Presence(
                     PresenceUpdate::builder()
@@ -441,6 +449,25 @@ mod mapping {
                             call_id: "CALL1".into(),
                             call_creator: jid(contact),
                             reason: None,
+                            duration: None,
+                            audio_duration: None,
+                        })
+                        .build(),
+                ),
+                Some("call.missed"),
+                ("callId", json!("CALL1")),
+            ),
+            (
+                Event::IncomingCall(
+                    IncomingCall::builder()
+                        .from(jid(contact))
+                        .stanza_id("S3".into())
+                        .timestamp(Utc::now())
+                        .offline(false)
+                        .action(CallAction::Terminate {
+                            call_id: "CALL2".into(),
+                            call_creator: jid(contact),
+                            reason: Some("accepted_elsewhere".into()),
                             duration: None,
                             audio_duration: None,
                         })

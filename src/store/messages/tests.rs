@@ -254,3 +254,36 @@ fn records_without_a_payload_still_decode() {
     assert!(rec.payload.is_none());
     assert_eq!(rec.body.as_deref(), Some("hello"));
 }
+
+#[tokio::test]
+async fn edits_and_deletions_change_their_target_and_unknown_targets_nothing() {
+    let (_d, store) = open();
+    let target = MessageRecord {
+        from_me: false,
+        state: MessageState::Received,
+        ..out("T", "c", None)
+    };
+    let got = store
+        .run(move |db| {
+            let tx = db.begin_write()?;
+            insert_inbound(&tx, "s", target)?;
+            let edited = amend_target(&tx, "s", "T", "edit", Some("new".into()), 7)?;
+            let revoked = amend_target(&tx, "s", "T", "revoke", None, 9)?;
+            let unknown = amend_target(&tx, "s", "NOPE", "edit", Some("x".into()), 9)?;
+            tx.commit()?;
+            Ok((edited, revoked, unknown))
+        })
+        .await
+        .expect("amend");
+    let (edited, revoked, unknown) = got;
+    let edited = edited.expect("edited");
+    assert_eq!(edited.body.as_deref(), Some("new"));
+    let revoked = revoked.expect("revoked");
+    assert_eq!(revoked.body, None);
+    let d = revoked.detail.expect("detail");
+    assert_eq!(
+        (d["editedAt"].as_i64(), d["revokedAt"].as_i64()),
+        (Some(7), Some(9))
+    );
+    assert!(unknown.is_none());
+}
