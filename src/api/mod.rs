@@ -7,11 +7,14 @@
 mod auth;
 mod body;
 mod events;
+mod explorer;
 mod health;
 mod messages;
+pub mod openapi;
 mod pairing;
 mod query;
 mod reply;
+pub mod routes;
 mod session;
 mod webhook;
 mod webhook_status;
@@ -94,6 +97,8 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     resp
 }
 
+/// Every arm's (method, path) is listed in [`routes::ROUTES`] and documented
+/// in `docs/openapi/`; the OpenAPI tests check all three agree.
 async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_string();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -106,6 +111,14 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiE
         ["server", "ok"] => {
             only(&m, &Method::GET, "GET")?;
             Ok(health::server_ok())
+        }
+        ["openapi.json"] => {
+            only(&m, &Method::GET, "GET")?;
+            openapi::serve()
+        }
+        ["api"] => {
+            only(&m, &Method::GET, "GET")?;
+            Ok(explorer::serve())
         }
         ["session", "init"] => {
             only(&m, &Method::POST, "POST")?;
