@@ -37,7 +37,14 @@ pub async fn json<T: DeserializeOwned>(
         return parse(b"{}");
     }
     match content_type {
-        Some(ct) if is_json(&ct) => parse(&bytes),
+        Some(ct) if is_json(&ct) => {
+            // serde would read a struct from an array (`[null, null]`); these
+            // routes take an object.
+            if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+                return Err(ApiError::field("body", "must be a JSON object"));
+            }
+            parse(&bytes)
+        }
         Some(ct) => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
