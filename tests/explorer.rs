@@ -101,7 +101,10 @@ fn explorer_lists_routes_and_runs_server_ok_offline() {
         tail(&dom, 60)
     );
     let body_at = dom.find(r#"<pre id="result-body">"#).expect("result body");
-    let body = &dom[body_at..dom[body_at..].find("</pre>").map_or(dom.len(), |e| body_at + e)];
+    let body = &dom[body_at
+        ..dom[body_at..]
+            .find("</pre>")
+            .map_or(dom.len(), |e| body_at + e)];
     assert!(
         body.contains("\"success\": true") && body.contains("\"ok\": true"),
         "response body shown: {body}"

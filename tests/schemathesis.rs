@@ -13,7 +13,9 @@
 //! fails: it is not skipped.
 
 #[cfg(not(feature = "test-sim"))]
-compile_error!("the schemathesis test runs the gateway against the simulator: use `--features test-sim`");
+compile_error!(
+    "the schemathesis test runs the gateway against the simulator: use `--features test-sim`"
+);
 
 mod common;
 
