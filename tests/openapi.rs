@@ -10,6 +10,14 @@ use common::{Gateway, Opts, client};
 use serde_json::Value;
 use wago::api::routes::ROUTES;
 
+/// `POST /session/connect` starts a connection: to a closed loopback port,
+/// with the version pinned, so nothing leaves the machine.
+fn offline() -> Opts {
+    Opts::default()
+        .env("WAGO_WA_SERVER_URL", "wss://127.0.0.1:9/ws/chat")
+        .env("WAGO_WA_VERSION", "2.3000.1027934701")
+}
+
 fn concrete(path: &str) -> String {
     path.split('/')
         .map(|s| if s.starts_with('{') { "1" } else { s })
@@ -20,12 +28,7 @@ fn concrete(path: &str) -> String {
 #[tokio::test]
 async fn every_routed_operation_is_answered_and_others_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // `POST /session/connect` starts a connection: to a closed loopback port,
-    // with the version pinned, so nothing leaves the machine.
-    let opts = Opts::default()
-        .env("WAGO_WA_SERVER_URL", "wss://127.0.0.1:9/ws/chat")
-        .env("WAGO_WA_VERSION", "2.3000.1027934701");
-    let gw = Gateway::start_with(dir.path(), &opts);
+    let gw = Gateway::start_with(dir.path(), &offline());
     let admin = gw.admin_token();
     let (_id, token) = common::create_session(&gw, &admin, "probe").await;
     let http = client();
@@ -129,4 +132,38 @@ async fn document_and_explorer_are_served_without_auth() {
         .await
         .expect("send");
     assert_eq!(r.status(), 405);
+}
+
+/// schemathesis found `[null, null]` accepted as an empty object on
+/// `POST /session/connect` (serde reads structs from arrays): now a 422
+/// naming the body; malformed JSON stays a 400.
+#[tokio::test]
+async fn array_bodies_are_refused_on_object_routes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::start_with(dir.path(), &offline());
+    let admin = gw.admin_token();
+    let (_id, token) = common::create_session(&gw, &admin, "arrays").await;
+    for (body, status) in [("[null, null]", 422), ("[]", 422), ("{", 400)] {
+        let r = client()
+            .post(gw.url("/session/connect"))
+            .header("token", &token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        let v = common::expect_error(
+            r,
+            status,
+            if status == 422 {
+                "validation_error"
+            } else {
+                "invalid_json"
+            },
+        )
+        .await;
+        if status == 422 {
+            assert_eq!(v["details"]["field"], "body", "{body}");
+        }
+    }
 }

@@ -38,12 +38,13 @@ pub async fn json<T: DeserializeOwned>(
     }
     match content_type {
         Some(ct) if is_json(&ct) => {
-            // serde would read a struct from an array (`[null, null]`); these
+            let value = parse(&bytes)?;
+            // serde reads a struct from an array too (`[null, null]`); these
             // routes take an object.
             if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
                 return Err(ApiError::field("body", "must be a JSON object"));
             }
-            parse(&bytes)
+            Ok(value)
         }
         Some(ct) => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
