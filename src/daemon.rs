@@ -47,6 +47,9 @@ pub enum DaemonError {
     /// A critical task failed and could not be restarted.
     #[error("{0}")]
     TaskFailed(String),
+    /// The embedded OpenAPI document does not merge (a build defect).
+    #[error("OpenAPI document: {0}")]
+    OpenApi(String),
 }
 
 /// Runs the gateway until `shutdown` is cancelled or a signal arrives.
@@ -90,6 +93,9 @@ pub async fn serve(
         checkin: supervisor.checkin(),
         media: crate::webhook::media::MediaSlot::default(),
     };
+    // A broken embedded OpenAPI document (a clash between fragments) is a
+    // defect of this build: refuse to start rather than serve half of it.
+    crate::api::openapi::document().map_err(|e| DaemonError::OpenApi(e.to_string()))?;
     // Before listening: a client that sees the port open also finds the
     // global subscription (and its generated secret file) in place.
     crate::webhook::global::sync_global(&store, w).await?;

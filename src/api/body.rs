@@ -37,7 +37,15 @@ pub async fn json<T: DeserializeOwned>(
         return parse(b"{}");
     }
     match content_type {
-        Some(ct) if is_json(&ct) => parse(&bytes),
+        Some(ct) if is_json(&ct) => {
+            let value = parse(&bytes)?;
+            // serde reads a struct from an array too (`[null, null]`); these
+            // routes take an object.
+            if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+                return Err(ApiError::field("body", "must be a JSON object"));
+            }
+            Ok(value)
+        }
         Some(ct) => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",

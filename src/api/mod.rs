@@ -11,14 +11,17 @@ mod display;
 mod events;
 mod fetch;
 mod group;
+mod explorer;
 mod health;
 mod media;
 mod messages;
+pub mod openapi;
 mod pairing;
 mod query;
 mod reply;
 mod send;
 mod send_media;
+pub mod routes;
 mod session;
 mod user;
 mod webhook;
@@ -134,6 +137,8 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     resp
 }
 
+/// Every arm's (method, path) is listed in [`routes::ROUTES`] and documented
+/// in `docs/openapi/`; the OpenAPI tests check all three agree.
 async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_string();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -146,6 +151,14 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiE
         ["server", "ok"] => {
             only(&m, &Method::GET, "GET")?;
             Ok(health::server_ok())
+        }
+        ["openapi.json"] => {
+            only(&m, &Method::GET, "GET")?;
+            openapi::serve()
+        }
+        ["api"] => {
+            only(&m, &Method::GET, "GET")?;
+            Ok(explorer::serve())
         }
         ["session", "init"] => {
             only(&m, &Method::POST, "POST")?;
