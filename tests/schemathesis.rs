@@ -8,6 +8,10 @@
 //! content type, an invalid request accepted, or an auth requirement that
 //! is not enforced.
 //!
+//! The test reruns itself in a network namespace with only loopback up
+//! (`common::in_loopback_netns`): generated webhook and media URLs name
+//! arbitrary hosts, and the gateway must never reach them.
+//!
 //! schemathesis comes from PyPI: tests/run installs it into `.venv`
 //! (`TEST_WAGO_SCHEMATHESIS` may point at another `st`). Missing, the test
 //! fails: it is not skipped.
@@ -29,13 +33,14 @@ const VERSION: &str = "2.3000.1027934701";
 /// `positive_data_acceptance` check (a schema-valid request must get a 2xx)
 /// is off: these inputs name things that must exist or follow rules a JSON
 /// Schema cannot state (a session or subscription id, a reachable-looking
-/// webhook URL, a `whsec_` secret's base64, a phone number). Every other
+/// webhook URL, a `whsec_` secret's base64, a phone number, a message id,
+/// a group JID, a reachable media URL). Every other
 /// check (schemathesis enables all of them by default), including invalid
 /// requests being refused, stays on for them. One worker: schemathesis's
 /// generator is not reliable with several on this machine.
 const RULES: &str = r#"
 [[operations]]
-include-path-regex = "^/(webhooks?(/.*)?|admin/events|session/(connect|init))$"
+include-path-regex = "^/(webhooks?(/.*)?|admin/events|session/(connect|init)|send(/.*|-text|-otp)|message/.*|messages|chat/presence|user/.*|group/.*)$"
 checks.positive_data_acceptance.enabled = false
 "#;
 /// Test cases per operation and phase.
@@ -56,6 +61,11 @@ fn schemathesis() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_schema_mismatch() {
+    // Generated webhook and media URLs name arbitrary hosts: run where
+    // only loopback exists, so the gateway can never reach them.
+    if !common::in_loopback_netns("schemathesis_finds_no_server_error_and_no_schema_mismatch") {
+        return;
+    }
     let st = schemathesis();
     let sim = Simulator::start().await.expect("simulator");
     let dir = tempfile::tempdir().expect("tempdir");

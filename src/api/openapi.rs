@@ -35,6 +35,18 @@ pub const FRAGMENTS: &[(&str, &str)] = &[
         "events.json",
         include_str!("../../docs/openapi/events.json"),
     ),
+    ("send.json", include_str!("../../docs/openapi/send.json")),
+    (
+        "message.json",
+        include_str!("../../docs/openapi/message.json"),
+    ),
+    ("user.json", include_str!("../../docs/openapi/user.json")),
+    ("group.json", include_str!("../../docs/openapi/group.json")),
+    ("media.json", include_str!("../../docs/openapi/media.json")),
+    (
+        "display.json",
+        include_str!("../../docs/openapi/display.json"),
+    ),
 ];
 
 /// Why the document cannot be built.

@@ -294,3 +294,41 @@ impl Drop for Tmpfs {
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
+
+/// Reruns the calling test (`name`, as `cargo test` lists it) in a new
+/// network namespace where only loopback is up, and fails if it fails there.
+/// Returns `true` when already inside (then the caller runs its body).
+///
+/// For tests whose generated input could name any host (webhook URLs, media
+/// URLs): nothing they make the gateway do can leave the machine. Needs root
+/// (`unshare -n`, as tests/run runs) or unprivileged user namespaces
+/// (`unshare -rn`).
+pub fn in_loopback_netns(name: &str) -> bool {
+    const INSIDE: &str = "TEST_WAGO_IN_LOOPBACK_NETNS";
+    if std::env::var_os(INSIDE).is_some() {
+        let routed = Command::new("ip")
+            .args(["route", "get", "192.0.2.1"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(!routed, "the test namespace can reach beyond loopback");
+        return true;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let exe = std::env::current_exe().expect("test binary path");
+    let status = Command::new("unshare")
+        .arg(if root { "-n" } else { "-rn" })
+        .args(["sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+        .arg(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(INSIDE, "1")
+        .status()
+        .expect("run unshare (util-linux) and ip (iproute2)");
+    assert!(
+        status.success(),
+        "{name} failed inside its network namespace"
+    );
+    false
+}
