@@ -18,7 +18,7 @@ mod simgw;
 use common::client;
 use serde_json::Value;
 use serde_json::json;
-use simgw::{CONTACT, paired, post, start, stop, wait_event, wait_for};
+use simgw::{CONTACT, paired, post, start, stop, wait_connected, wait_event};
 use std::time::Duration;
 
 /// `GET /media/{id}`: status, Content-Type, body.
@@ -130,14 +130,7 @@ async fn received_media_is_downloaded_kept_and_survives_a_restart() {
     .await;
     assert!(stop(gw).await, "clean exit");
     let gw = start(dir.path(), &sim, &[("WAGO_RECEIVED_MEDIA_MAX_MIB", "1")]);
-    wait_for(
-        &gw,
-        &token,
-        "/session/status",
-        Duration::from_secs(30),
-        |_, v| v["data"]["State"] == "connected",
-    )
-    .await;
+    wait_connected(&gw, &token, Duration::from_secs(30)).await;
     let (status, ct, body) = media(&gw, &token, &third_id).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!((ct.as_str(), body == third), ("image/webp", true));
