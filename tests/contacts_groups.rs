@@ -223,27 +223,22 @@ async fn group_routes_change_the_servers_group_state() {
             .any(|(j, _)| j.starts_with(FRIEND))
     );
 
-    let (s, v) = post(
-        &gw,
-        &token,
-        "/group/name",
-        json!({ "GroupJID": group, "Name": "Front desk" }),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(sim.group(&group).expect("group").subject, "Front desk");
-    let (s, v) = post(
-        &gw,
-        &token,
-        "/group/topic",
-        json!({ "GroupJID": group, "Topic": "Walk-ins only" }),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(
-        sim.group(&group).expect("group").description.as_deref(),
-        Some("Walk-ins only")
-    );
+    for (path, body) in [
+        (
+            "/group/name",
+            json!({ "GroupJID": group, "Name": "Front desk" }),
+        ),
+        (
+            "/group/topic",
+            json!({ "GroupJID": group, "Topic": "Walk-ins only" }),
+        ),
+    ] {
+        let (s, v) = post(&gw, &token, path, body).await;
+        assert_eq!(s, 200, "{path}: {v}");
+    }
+    let state = sim.group(&group).expect("group");
+    assert_eq!(state.subject, "Front desk");
+    assert_eq!(state.description.as_deref(), Some("Walk-ins only"));
 
     let (s, v) = get(&gw, &token, &format!("/group/info?GroupJID={group}")).await;
     assert_eq!(s, 200, "{v}");
