@@ -114,18 +114,13 @@ async fn contact_routes_answer_from_whatsapp_and_refuse_bad_input() {
         let got = post(&gw, &token, path, body.clone()).await;
         assert_error(got, 422, "validation_error", Some(field));
     }
-    assert_error(
-        get(&gw, &token, "/user/info").await,
-        422,
-        "validation_error",
-        Some("Phone"),
-    );
-    assert_error(
-        get(&gw, &token, "/user/avatar?Phone=1555&Preview=maybe").await,
-        422,
-        "validation_error",
-        Some("Preview"),
-    );
+    for (path, field) in [
+        ("/user/info", "Phone"),
+        ("/user/avatar?Phone=1555&Preview=maybe", "Preview"),
+    ] {
+        let got = get(&gw, &token, path).await;
+        assert_error(got, 422, "validation_error", Some(field));
+    }
     let r = client()
         .delete(gw.url("/user/check"))
         .header("token", &token)
@@ -228,27 +223,22 @@ async fn group_routes_change_the_servers_group_state() {
             .any(|(j, _)| j.starts_with(FRIEND))
     );
 
-    let (s, v) = post(
-        &gw,
-        &token,
-        "/group/name",
-        json!({ "GroupJID": group, "Name": "Front desk" }),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(sim.group(&group).expect("group").subject, "Front desk");
-    let (s, v) = post(
-        &gw,
-        &token,
-        "/group/topic",
-        json!({ "GroupJID": group, "Topic": "Walk-ins only" }),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(
-        sim.group(&group).expect("group").description.as_deref(),
-        Some("Walk-ins only")
-    );
+    for (path, body) in [
+        (
+            "/group/name",
+            json!({ "GroupJID": group, "Name": "Front desk" }),
+        ),
+        (
+            "/group/topic",
+            json!({ "GroupJID": group, "Topic": "Walk-ins only" }),
+        ),
+    ] {
+        let (s, v) = post(&gw, &token, path, body).await;
+        assert_eq!(s, 200, "{path}: {v}");
+    }
+    let state = sim.group(&group).expect("group");
+    assert_eq!(state.subject, "Front desk");
+    assert_eq!(state.description.as_deref(), Some("Walk-ins only"));
 
     let (s, v) = get(&gw, &token, &format!("/group/info?GroupJID={group}")).await;
     assert_eq!(s, 200, "{v}");
@@ -267,29 +257,22 @@ async fn group_routes_change_the_servers_group_state() {
 
     // Bad input and unknown groups.
     let unknown = "120363999999999999@g.us";
-    assert_error(
-        get(&gw, &token, &format!("/group/info?GroupJID={unknown}")).await,
-        404,
-        "unknown_group",
-        Some("GroupJID"),
-    );
-    assert_error(
-        get(&gw, &token, "/group/info").await,
-        422,
-        "validation_error",
-        Some("GroupJID"),
-    );
-    assert_error(
-        get(
-            &gw,
-            &token,
-            "/group/invitelink?GroupJID=15551234567@s.whatsapp.net",
-        )
-        .await,
-        422,
-        "validation_error",
-        Some("GroupJID"),
-    );
+    for (path, status, code) in [
+        (
+            format!("/group/info?GroupJID={unknown}"),
+            404,
+            "unknown_group",
+        ),
+        ("/group/info".into(), 422, "validation_error"),
+        (
+            "/group/invitelink?GroupJID=15551234567@s.whatsapp.net".into(),
+            422,
+            "validation_error",
+        ),
+    ] {
+        let got = get(&gw, &token, &path).await;
+        assert_error(got, status, code, Some("GroupJID"));
+    }
     let bad: Vec<(&str, Value, &str)> = vec![
         (
             "/group/create",

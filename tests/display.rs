@@ -10,9 +10,12 @@ compile_error!(
 mod common;
 #[path = "support/screen.rs"]
 mod screen;
+#[path = "support/simgw.rs"]
+mod simgw;
 
 use common::{Gateway, Opts, client, create_session};
 use screen::{decode_qr, shows_text};
+use simgw::user_of;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,15 +24,8 @@ use std::time::{Duration, Instant};
 use wa_sim::Simulator;
 use wago::display::pixfmt::{self, PixelFormat};
 
-const VERSION: &str = "2.3000.1027934701";
 const W: usize = 320;
 const H: usize = 240;
-
-fn opts(sim: &Simulator) -> Opts {
-    Opts::default()
-        .env("WAGO_WA_SERVER_URL", &sim.ws_url())
-        .env("WAGO_WA_VERSION", VERSION)
-}
 
 /// A child process killed on drop, with its stderr (or stdout) collected.
 struct Proc {
@@ -152,15 +148,11 @@ async fn wait_frame<T>(
     }
 }
 
-fn user_of(jid: &str) -> &str {
-    jid.split(['@', ':']).next().unwrap_or(jid)
-}
-
 #[tokio::test]
 async fn the_display_shows_the_qr_the_phone_scans_it_and_the_screen_shows_the_number() {
     let sim = Simulator::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let gw = Gateway::start_with(dir.path(), &opts(&sim));
+    let gw = simgw::start(dir.path(), &sim, &[]);
     let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
     let fb = dir.path().join("fb0");
     let d = display(dir.path(), &fb, &gw.url(""), &[]);
@@ -170,15 +162,7 @@ async fn the_display_shows_the_qr_the_phone_scans_it_and_the_screen_shows_the_nu
         decode_qr(f, W, H).into_iter().next()
     })
     .await;
-    let st: serde_json::Value = client()
-        .get(gw.url("/session/qr"))
-        .header("token", &token)
-        .send()
-        .await
-        .expect("qr")
-        .json()
-        .await
-        .expect("json");
+    let (_, st) = simgw::get(&gw, &token, "/session/qr").await;
     assert_eq!(
         qr.split(',').count(),
         st["data"]["Code"]
@@ -300,6 +284,14 @@ async fn the_display_token_reads_display_routes_and_nothing_else() {
     .await;
 }
 
+/// Waits up to 15 s until the screen shows `title` as a large line.
+async fn wait_title(fb: &Path, d: &Proc, what: &str, title: &str) {
+    wait_frame(fb, d, Duration::from_secs(15), what, |f| {
+        shows_text(f, W, H, title, 2).then_some(())
+    })
+    .await
+}
+
 /// A free loopback port for a gateway that must come back on the same address.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -318,15 +310,7 @@ async fn the_display_shows_starting_while_the_gateway_is_down_and_recovers() {
     let fb = dir.path().join("fb0");
     let mut d = display(dir.path(), &fb, &format!("http://{addr}"), &[]);
     // No session yet: the screen says so.
-    let shows = |title: &'static str| move |f: &[u8]| shows_text(f, W, H, title, 2).then_some(());
-    wait_frame(
-        &fb,
-        &d,
-        Duration::from_secs(15),
-        "the no-session screen",
-        shows("Needs attention"),
-    )
-    .await;
+    wait_title(&fb, &d, "the no-session screen", "Needs attention").await;
     assert!(shows_text(
         &frame(&fb),
         W,
@@ -336,28 +320,14 @@ async fn the_display_shows_starting_while_the_gateway_is_down_and_recovers() {
     ));
 
     gw.stop();
-    wait_frame(
-        &fb,
-        &d,
-        Duration::from_secs(15),
-        "starting",
-        shows("Starting..."),
-    )
-    .await;
+    wait_title(&fb, &d, "starting", "Starting...").await;
     assert!(
         d.child.try_wait().expect("try_wait").is_none(),
         "the display keeps running"
     );
 
     let _gw = Gateway::start_with(dir.path(), &o);
-    wait_frame(
-        &fb,
-        &d,
-        Duration::from_secs(15),
-        "the no-session screen again",
-        shows("Needs attention"),
-    )
-    .await;
+    wait_title(&fb, &d, "the no-session screen again", "Needs attention").await;
     assert!(
         d.exit(Duration::ZERO).await.is_none(),
         "the display is still running"
@@ -416,7 +386,7 @@ async fn a_broken_device_is_a_clear_error_and_a_distinct_exit_code() {
 async fn wago_pair_prints_a_qr_that_links_the_phone_and_exits_0() {
     let sim = Simulator::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let gw = Gateway::start_with(dir.path(), &opts(&sim));
+    let gw = simgw::start(dir.path(), &sim, &[]);
     let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
     // From a "laptop": only the URL and the session's token.
     let elsewhere = tempfile::tempdir().expect("tempdir");
@@ -475,10 +445,7 @@ async fn wago_pair_prints_a_qr_that_links_the_phone_and_exits_0() {
 async fn with_the_qr_kept_off_the_lan_events_carry_no_qr_but_the_box_itself_still_pairs() {
     let sim = Simulator::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let gw = Gateway::start_with(
-        dir.path(),
-        &opts(&sim).env("WAGO_DISPLAY_QR_ON_LAN", "false"),
-    );
+    let gw = simgw::start(dir.path(), &sim, &[("WAGO_DISPLAY_QR_ON_LAN", "false")]);
     let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
     let display_token = std::fs::read_to_string(dir.path().join("display-token")).expect("token");
     let r = client()
@@ -491,15 +458,7 @@ async fn with_the_qr_kept_off_the_lan_events_carry_no_qr_but_the_box_itself_stil
     // Loopback (the display on the box) still gets the QR payload.
     let deadline = Instant::now() + Duration::from_secs(15);
     let qr = loop {
-        let v: serde_json::Value = client()
-            .get(gw.url("/display/status"))
-            .header("token", &token)
-            .send()
-            .await
-            .expect("status")
-            .json()
-            .await
-            .expect("json");
+        let (_, v) = simgw::get(&gw, &token, "/display/status").await;
         if let Some(q) = v["data"]["QRCode"].as_str() {
             assert_eq!(v["data"]["QRWithheld"], false);
             break q.to_string();

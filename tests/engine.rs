@@ -11,89 +11,14 @@ compile_error!(
 mod common;
 #[path = "support/receiver.rs"]
 mod receiver;
+#[path = "support/simgw.rs"]
+mod simgw;
 
-use common::{Gateway, Opts, client, create_session};
+use common::{Gateway, client, create_session};
 use serde_json::{Value, json};
-use std::path::Path;
+use simgw::{CONTACT, get, opts, post, stop, user_of, wait_connected, wait_for};
 use std::time::{Duration, Instant};
 use wa_sim::{HandshakeKind, ReceiptKind, Simulator};
-
-const VERSION: &str = "2.3000.1027934701";
-const CONTACT: &str = "15559870000";
-
-fn opts(sim: &Simulator) -> Opts {
-    Opts::default()
-        .env("WAGO_WA_SERVER_URL", &sim.ws_url())
-        .env("WAGO_WA_VERSION", VERSION)
-}
-
-fn start(data: &Path, sim: &Simulator) -> Gateway {
-    Gateway::start_with(data, &opts(sim))
-}
-
-async fn get(gw: &Gateway, token: &str, path: &str) -> (u16, Value) {
-    let r = client()
-        .get(gw.url(path))
-        .header("token", token)
-        .send()
-        .await
-        .expect("send");
-    let status = r.status().as_u16();
-    (status, r.json().await.expect("json"))
-}
-
-async fn post(gw: &Gateway, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = client()
-        .post(gw.url(path))
-        .header("token", token)
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
-    let status = r.status().as_u16();
-    (status, r.json().await.expect("json"))
-}
-
-/// Polls `GET path` until `pred` holds, failing the test after `limit`.
-async fn wait_for(
-    gw: &Gateway,
-    token: &str,
-    path: &str,
-    limit: Duration,
-    pred: impl Fn(u16, &Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (status, v) = get(gw, token, path).await;
-        if pred(status, &v) {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting on {path}; last: {status} {v}\nlog:\n{}",
-            gw.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// SIGTERM and wait for a clean exit without blocking this runtime, on which
-/// the simulator runs (the gateway's client talks to it while closing).
-async fn stop(mut gw: Gateway) -> bool {
-    gw.signal("TERM");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = gw.wait(Duration::ZERO) {
-            return status.success();
-        }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn user_of(jid: &str) -> &str {
-    jid.split(['@', ':']).next().unwrap_or(jid)
-}
 
 /// Connects, scans the QR from the API with the simulated phone, waits for `connected`.
 async fn pair(gw: &Gateway, sim: &Simulator, token: &str) -> Duration {
@@ -126,14 +51,7 @@ async fn pair(gw: &Gateway, sim: &Simulator, token: &str) -> Duration {
         .scan_qr(code)
         .await
         .expect("the simulated phone scans the QR");
-    let st = wait_for(
-        gw,
-        token,
-        "/session/status",
-        Duration::from_secs(30),
-        |_, v| v["data"]["State"] == "connected",
-    )
-    .await;
+    let st = wait_connected(gw, token, Duration::from_secs(30)).await;
     assert_eq!(st["data"]["LoggedIn"], true);
     assert_eq!(st["data"]["Connected"], true);
     let jid = st["data"]["Jid"].as_str().expect("jid");
@@ -151,25 +69,17 @@ async fn pair(gw: &Gateway, sim: &Simulator, token: &str) -> Duration {
 async fn paired_gateway(name: &str) -> (Simulator, tempfile::TempDir, Gateway, String) {
     let sim = Simulator::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let gw = start(dir.path(), &sim);
+    let gw = simgw::start(dir.path(), &sim, &[]);
     let (_, token) = create_session(&gw, &gw.admin_token(), name).await;
     pair(&gw, &sim, &token).await;
     (sim, dir, gw, token)
-}
-
-/// Waits until the session reports `connected`.
-async fn wait_connected(gw: &Gateway, token: &str, limit: Duration) -> Value {
-    wait_for(gw, token, "/session/status", limit, |_, v| {
-        v["data"]["State"] == "connected"
-    })
-    .await
 }
 
 #[tokio::test]
 async fn qr_pairing_then_restart_logs_in_without_a_qr() {
     let sim = Simulator::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let gw = start(dir.path(), &sim);
+    let gw = simgw::start(dir.path(), &sim, &[]);
     let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
     let qr_after = pair(&gw, &sim, &token).await;
     assert!(qr_after < Duration::from_secs(2), "QR took {qr_after:?}");
@@ -181,7 +91,7 @@ async fn qr_pairing_then_restart_logs_in_without_a_qr() {
     // Restart: the session logs in again from redb alone, with IK, no QR.
     assert!(stop(gw).await);
     let logins_before = sim.logins().len();
-    let gw = start(dir.path(), &sim);
+    let gw = simgw::start(dir.path(), &sim, &[]);
     let st = wait_connected(&gw, &token, Duration::from_secs(30)).await;
     assert_eq!(
         user_of(st["data"]["Jid"].as_str().expect("jid")),
@@ -363,7 +273,7 @@ async fn inbound_text_is_stored_with_sender_and_chat() {
 async fn a_dropped_connection_reconnects_and_a_server_logout_wipes_the_keys() {
     let sim = Simulator::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let gw = start(dir.path(), &sim);
+    let gw = simgw::start(dir.path(), &sim, &[]);
     let (id, token) = create_session(&gw, &gw.admin_token(), "till").await;
     pair(&gw, &sim, &token).await;
     let device = wait_for(
@@ -428,7 +338,7 @@ async fn a_dropped_connection_reconnects_and_a_server_logout_wipes_the_keys() {
 async fn pairing_by_phone_number_code() {
     let sim = Simulator::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let gw = start(dir.path(), &sim);
+    let gw = simgw::start(dir.path(), &sim, &[]);
     let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
     let phone = user_of(&sim.phone().jid()).to_string();
     // A bad number is refused before anything starts.
@@ -463,14 +373,7 @@ async fn pairing_by_phone_number_code() {
 async fn sends_accepted_while_offline_go_out_in_order_after_reconnect() {
     let (sim, dir, gw, token) = paired_gateway("till").await;
     sim.set_online(false);
-    wait_for(
-        &gw,
-        &token,
-        "/session/status",
-        Duration::from_secs(30),
-        |_, v| v["data"]["State"] != "connected",
-    )
-    .await;
+    simgw::wait_not_connected(&gw, &token, Duration::from_secs(30)).await;
     let mut ids = Vec::new();
     for i in 0..3 {
         let (status, v) = post(
@@ -489,7 +392,7 @@ async fn sends_accepted_while_offline_go_out_in_order_after_reconnect() {
     }
     // A restart while offline loses nothing.
     assert!(stop(gw).await);
-    let gw = start(dir.path(), &sim);
+    let gw = simgw::start(dir.path(), &sim, &[]);
     sim.set_online(true);
     wait_connected(&gw, &token, Duration::from_secs(60)).await;
     let contact = sim.contact(CONTACT);
@@ -553,9 +456,10 @@ async fn a_crash_between_receipt_and_commit_loses_nothing() {
         .to_string();
     assert!(stop(gw).await);
     // The same gateway, now set to die inside the durability hook.
-    let mut gw = Gateway::start_with(
+    let mut gw = simgw::start(
         dir.path(),
-        &opts(&sim).env("TEST_WAGO_CRASH_BEFORE_INBOUND_COMMIT", "1"),
+        &sim,
+        &[("TEST_WAGO_CRASH_BEFORE_INBOUND_COMMIT", "1")],
     );
     wait_connected(&gw, &token, Duration::from_secs(30)).await;
     let id = sim
@@ -583,7 +487,7 @@ async fn a_crash_between_receipt_and_commit_loses_nothing() {
         "WhatsApp still holds the message: it was never acked"
     );
     // Restart normally: WhatsApp redelivers, the box commits it once.
-    let gw = start(dir.path(), &sim);
+    let gw = simgw::start(dir.path(), &sim, &[]);
     let v = wait_for(&gw, &token, "/messages", Duration::from_secs(30), |_, v| {
         v["data"]["Messages"]
             .as_array()
@@ -610,7 +514,7 @@ async fn a_crash_between_receipt_and_commit_loses_nothing() {
 async fn inbound_after_a_restart() {
     let (sim, dir, gw, token) = paired_gateway("till").await;
     assert!(stop(gw).await);
-    let gw = start(dir.path(), &sim);
+    let gw = simgw::start(dir.path(), &sim, &[]);
     wait_connected(&gw, &token, Duration::from_secs(30)).await;
     let id = sim
         .contact(CONTACT)
@@ -625,12 +529,9 @@ async fn inbound_after_a_restart() {
     .await;
 }
 
-#[tokio::test]
-async fn whatsapp_traffic_reaches_the_webhook_receiver() {
-    let sim = Simulator::start().await.expect("sim");
-    let hook = receiver::Receiver::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let gw = start(dir.path(), &sim);
+/// Creates a session named "till" whose webhook gets every event at
+/// `hook`; returns its token.
+async fn init_with_webhook(gw: &Gateway, hook: &receiver::Receiver) -> String {
     let r = client()
         .post(gw.url("/session/init"))
         .header("token", gw.admin_token())
@@ -639,10 +540,19 @@ async fn whatsapp_traffic_reaches_the_webhook_receiver() {
         .await
         .expect("init");
     assert_eq!(r.status(), 201);
-    let token = r.json::<Value>().await.expect("json")["data"]["Token"]
+    r.json::<Value>().await.expect("json")["data"]["Token"]
         .as_str()
         .expect("token")
-        .to_string();
+        .to_string()
+}
+
+#[tokio::test]
+async fn whatsapp_traffic_reaches_the_webhook_receiver() {
+    let sim = Simulator::start().await.expect("sim");
+    let hook = receiver::Receiver::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = simgw::start(dir.path(), &sim, &[]);
+    let token = init_with_webhook(&gw, &hook).await;
     pair(&gw, &sim, &token).await;
     let contact = sim.contact(CONTACT);
     let id = contact
@@ -772,18 +682,7 @@ async fn session_loops_and_webhook_workers_check_in_with_the_watchdog() {
         l.starts_with("STATUS=Serving on ") && l.ends_with("; 1 task checking in")
     })
     .await;
-    let r = client()
-        .post(gw.url("/session/init"))
-        .header("token", gw.admin_token())
-        .json(&json!({ "Name": "till", "WebhookURL": hook.url("/hook"), "Events": ["All"] }))
-        .send()
-        .await
-        .expect("init");
-    assert_eq!(r.status(), 201);
-    let token = r.json::<Value>().await.expect("json")["data"]["Token"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let token = init_with_webhook(&gw, &hook).await;
     pair(&gw, &sim, &token).await;
     // Accept loop + this session's engine loop + the subscription's worker.
     notify_until(&mut sock, Duration::from_secs(15), |l| {

@@ -18,7 +18,7 @@ mod simgw;
 use common::client;
 use serde_json::Value;
 use serde_json::json;
-use simgw::{CONTACT, paired, post, start, stop, wait_event, wait_for};
+use simgw::{CONTACT, paired, post, start, stop, wait_connected, wait_event};
 use std::time::Duration;
 
 /// `GET /media/{id}`: status, Content-Type, body.
@@ -47,17 +47,41 @@ fn picture(n: usize, seed: u8) -> Vec<u8> {
     (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
 }
 
+/// The contact sends an image to the box; waits for its `message.received`
+/// event and returns the message id and the event payload.
+async fn receive_image(
+    gw: &common::Gateway,
+    token: &str,
+    contact: &wa_sim::Contact,
+    me: &str,
+    bytes: &[u8],
+    mime: &str,
+    caption: Option<&str>,
+) -> (String, Value) {
+    let id = contact
+        .send_image(me, bytes, mime, caption)
+        .await
+        .expect("send image");
+    let p = wait_event(gw, token, "message.received", |p| p["id"] == id.as_str()).await;
+    (id, p)
+}
+
 #[tokio::test]
 async fn received_media_is_downloaded_kept_and_survives_a_restart() {
     let (sim, dir, gw, token) = paired(&[("WAGO_RECEIVED_MEDIA_MAX_MIB", "1")]).await;
     let me = sim.phone().jid();
     let contact = sim.contact(CONTACT);
     let photo = picture(20_000, 7);
-    let id = contact
-        .send_image(&me, &photo, "image/jpeg", Some("the receipt"))
-        .await
-        .expect("send image");
-    let p = wait_event(&gw, &token, "message.received", |p| p["id"] == id.as_str()).await;
+    let (id, p) = receive_image(
+        &gw,
+        &token,
+        &contact,
+        &me,
+        &photo,
+        "image/jpeg",
+        Some("the receipt"),
+    )
+    .await;
     assert_eq!(p["type"], "image");
     assert_eq!(p["hasMedia"], true);
     assert_eq!(p["mimetype"], "image/jpeg");
@@ -69,14 +93,7 @@ async fn received_media_is_downloaded_kept_and_survives_a_restart() {
 
     // Kept on the box: served even after WhatsApp's copy is gone.
     let later = picture(30_000, 9);
-    let later_id = contact
-        .send_image(&me, &later, "image/png", None)
-        .await
-        .expect("second image");
-    wait_event(&gw, &token, "message.received", |p| {
-        p["id"] == later_id.as_str()
-    })
-    .await;
+    let (later_id, _) = receive_image(&gw, &token, &contact, &me, &later, "image/png", None).await;
     assert!(sim.expire_media() >= 2);
     let (status, _, body) = media(&gw, &token, &id).await;
     assert_eq!((status, body == photo), (200, true));
@@ -106,38 +123,17 @@ async fn received_media_is_downloaded_kept_and_survives_a_restart() {
 
     // Larger than the whole quota (1 MiB): 413.
     let big = picture(1_200_000, 3);
-    let big_id = contact
-        .send_image(&me, &big, "image/jpeg", None)
-        .await
-        .expect("big image");
-    wait_event(&gw, &token, "message.received", |p| {
-        p["id"] == big_id.as_str()
-    })
-    .await;
+    let (big_id, _) = receive_image(&gw, &token, &contact, &me, &big, "image/jpeg", None).await;
     let (status, _, body) = media(&gw, &token, &big_id).await;
     assert_eq!(status, 413);
     assert_eq!(error_code(&body)["error"], "media_over_quota");
 
     // A restart keeps the ability to fetch a file never fetched before.
     let third = picture(10_000, 1);
-    let third_id = contact
-        .send_image(&me, &third, "image/webp", None)
-        .await
-        .expect("third image");
-    wait_event(&gw, &token, "message.received", |p| {
-        p["id"] == third_id.as_str()
-    })
-    .await;
+    let (third_id, _) = receive_image(&gw, &token, &contact, &me, &third, "image/webp", None).await;
     assert!(stop(gw).await, "clean exit");
     let gw = start(dir.path(), &sim, &[("WAGO_RECEIVED_MEDIA_MAX_MIB", "1")]);
-    wait_for(
-        &gw,
-        &token,
-        "/session/status",
-        Duration::from_secs(30),
-        |_, v| v["data"]["State"] == "connected",
-    )
-    .await;
+    wait_connected(&gw, &token, Duration::from_secs(30)).await;
     let (status, ct, body) = media(&gw, &token, &third_id).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!((ct.as_str(), body == third), ("image/webp", true));

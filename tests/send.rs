@@ -12,54 +12,19 @@ compile_error!(
 mod common;
 #[path = "support/files.rs"]
 mod files;
+#[path = "support/simgw.rs"]
+mod simgw;
 
 use common::{Gateway, Opts, client, create_session};
 use serde_json::{Value, json};
+use simgw::{CONTACT, get, paired_named, post, wait_connected, wait_for};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
-use wa_sim::{ReceivedMessage, Simulator};
+use std::time::Duration;
+use wa_sim::ReceivedMessage;
 use whatsapp_rust::waproto::whatsapp as wa;
 
-const VERSION: &str = "2.3000.1027934701";
-const CONTACT: &str = "15559870000";
 const OTHER: &str = "15559871111";
 const STEP: Duration = Duration::from_secs(30);
-
-fn opts(sim: &Simulator) -> Opts {
-    Opts::default()
-        .env("WAGO_WA_SERVER_URL", &sim.ws_url())
-        .env("WAGO_WA_VERSION", VERSION)
-        .env("TEST_WAGO_MEDIA_URL", &sim.media_url())
-}
-
-async fn call(
-    gw: &Gateway,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let c = client();
-    let mut r = match method {
-        "GET" => c.get(gw.url(path)),
-        _ => c.post(gw.url(path)),
-    }
-    .header("token", token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let resp = r.send().await.expect("send");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.expect("json"))
-}
-
-async fn post(gw: &Gateway, token: &str, path: &str, body: Value) -> (u16, Value) {
-    call(gw, token, "POST", path, Some(body)).await
-}
-
-async fn get(gw: &Gateway, token: &str, path: &str) -> (u16, Value) {
-    call(gw, token, "GET", path, None).await
-}
 
 /// Sends and returns the accepted message id (asserting 200 + pending).
 async fn send_ok(gw: &Gateway, token: &str, path: &str, body: Value) -> String {
@@ -67,60 +32,6 @@ async fn send_ok(gw: &Gateway, token: &str, path: &str, body: Value) -> String {
     assert_eq!(status, 200, "{path}: {v}\n{}", gw.log_text());
     assert_eq!(v["data"]["State"], "pending", "{v}");
     v["data"]["Id"].as_str().expect("id").to_string()
-}
-
-async fn wait_for(gw: &Gateway, token: &str, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + STEP;
-    loop {
-        let (_, v) = get(gw, token, path).await;
-        if pred(&v) {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out on {path}: {v}\n{}",
-            gw.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn wait_state(gw: &Gateway, token: &str, connected: bool) {
-    wait_for(gw, token, "/session/status", |v| {
-        (v["data"]["State"] == "connected") == connected
-    })
-    .await;
-}
-
-/// A paired gateway: (simulator, data dir, gateway, token).
-async fn paired(
-    name: &str,
-    extra: &[(&str, &str)],
-) -> (Simulator, tempfile::TempDir, Gateway, String) {
-    let sim = Simulator::start().await.expect("sim");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut o = opts(&sim);
-    for (k, v) in extra {
-        o = o.env(k, v);
-    }
-    let gw = Gateway::start_with(dir.path(), &o);
-    let (_, token) = create_session(&gw, &gw.admin_token(), name).await;
-    let (status, _) = post(
-        &gw,
-        &token,
-        "/session/connect",
-        json!({ "Immediate": true }),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let qr = wait_for(&gw, &token, "/session/qr", |v| {
-        v["data"]["Code"].is_string()
-    })
-    .await;
-    let code = qr["data"]["Code"].as_str().expect("code").to_string();
-    sim.phone().scan_qr(&code).await.expect("scan");
-    wait_state(&gw, &token, true).await;
-    (sim, dir, gw, token)
 }
 
 /// Bytes that are not all the same, so a wrong key or offset shows.
@@ -147,7 +58,7 @@ async fn next(contact: &wa_sim::Contact) -> ReceivedMessage {
 
 #[tokio::test]
 async fn every_kind_reaches_the_contact_and_media_round_trips() {
-    let (sim, _dir, gw, token) = paired("kinds", &[]).await;
+    let (sim, _dir, gw, token) = paired_named("kinds", &[]).await;
     let contact = sim.contact(CONTACT);
     let clip = blob(70_000, 3);
     let files = files::Files::start(HashMap::from([(
@@ -352,7 +263,7 @@ async fn every_kind_reaches_the_contact_and_media_round_trips() {
         assert_eq!(next(&contact).await.body, want);
     }
     // The log shows every send as sent, with its history.
-    let v = wait_for(&gw, &token, &format!("/message/{reply}"), |v| {
+    let v = wait_for(&gw, &token, &format!("/message/{reply}"), STEP, |_, v| {
         v["data"]["State"] == "sent"
     })
     .await;
@@ -396,7 +307,7 @@ async fn every_kind_reaches_the_contact_and_media_round_trips() {
 
 #[tokio::test]
 async fn actions_reach_the_contact_and_need_a_connection_when_immediate() {
-    let (sim, _dir, gw, token) = paired("actions", &[]).await;
+    let (sim, _dir, gw, token) = paired_named("actions", &[]).await;
     let contact = sim.contact(CONTACT);
     let id = send_ok(
         &gw,
@@ -465,7 +376,7 @@ async fn actions_reach_the_contact_and_need_a_connection_when_immediate() {
     );
 
     // Read receipt for a received message.
-    let jid = wait_for(&gw, &token, "/session/status", |v| {
+    let jid = wait_for(&gw, &token, "/session/status", STEP, |_, v| {
         v["data"]["Jid"].is_string()
     })
     .await["data"]["Jid"]
@@ -476,7 +387,7 @@ async fn actions_reach_the_contact_and_need_a_connection_when_immediate() {
         .send_text(&jid, "hello box")
         .await
         .expect("contact sends");
-    wait_for(&gw, &token, &format!("/message/{inbound}"), |v| {
+    wait_for(&gw, &token, &format!("/message/{inbound}"), STEP, |_, v| {
         v["success"] == true
     })
     .await;
@@ -532,7 +443,7 @@ async fn actions_reach_the_contact_and_need_a_connection_when_immediate() {
 
     // Immediate actions need the connection.
     sim.set_online(false);
-    wait_state(&gw, &token, false).await;
+    simgw::wait_not_connected(&gw, &token, STEP).await;
     let (status, v) = post(
         &gw,
         &token,
@@ -717,76 +628,59 @@ async fn bad_input_on_every_route_is_a_4xx_naming_the_problem() {
         refused(&gw, &token, path, body, 422, v, field).await;
     }
     // Media type, size and reachability.
-    refused(
-        &gw,
-        &token,
-        "/send/image",
-        json!({ "Phone": p, "Image": data_url("text/html", b"<b>") }),
-        422,
-        "unsupported_media_type",
-        "Image",
-    )
-    .await;
-    refused(
-        &gw,
-        &token,
-        "/send/image",
-        json!({ "Phone": p, "Image": files.url("/page") }),
-        422,
-        "unsupported_media_type",
-        "Image",
-    )
-    .await;
-    refused(
-        &gw,
-        &token,
-        "/send/sticker",
-        json!({ "Phone": p, "Sticker": png }),
-        422,
-        "unsupported_media_type",
-        "Sticker",
-    )
-    .await;
-    refused(
-        &gw,
-        &token,
-        "/send/image",
-        json!({ "Phone": p, "Image": data_url("image/png", &[0u8; 5000]) }),
-        413,
-        "media_too_large",
-        "Image",
-    )
-    .await;
-    refused(
-        &gw,
-        &token,
-        "/send/image",
-        json!({ "Phone": p, "Image": files.url("/big.png") }),
-        413,
-        "media_too_large",
-        "Image",
-    )
-    .await;
-    refused(
-        &gw,
-        &token,
-        "/send/image",
-        json!({ "Phone": p, "Image": files.url("/missing.png") }),
-        422,
-        "media_unreachable",
-        "Image",
-    )
-    .await;
-    refused(
-        &gw,
-        &token,
-        "/send/video",
-        json!({ "Phone": p, "Video": files.url("/slow") }),
-        422,
-        "media_unreachable",
-        "Video",
-    )
-    .await;
+    for (path, body, status, code, field) in [
+        (
+            "/send/image",
+            json!({ "Phone": p, "Image": data_url("text/html", b"<b>") }),
+            422,
+            "unsupported_media_type",
+            "Image",
+        ),
+        (
+            "/send/image",
+            json!({ "Phone": p, "Image": files.url("/page") }),
+            422,
+            "unsupported_media_type",
+            "Image",
+        ),
+        (
+            "/send/sticker",
+            json!({ "Phone": p, "Sticker": png }),
+            422,
+            "unsupported_media_type",
+            "Sticker",
+        ),
+        (
+            "/send/image",
+            json!({ "Phone": p, "Image": data_url("image/png", &[0u8; 5000]) }),
+            413,
+            "media_too_large",
+            "Image",
+        ),
+        (
+            "/send/image",
+            json!({ "Phone": p, "Image": files.url("/big.png") }),
+            413,
+            "media_too_large",
+            "Image",
+        ),
+        (
+            "/send/image",
+            json!({ "Phone": p, "Image": files.url("/missing.png") }),
+            422,
+            "media_unreachable",
+            "Image",
+        ),
+        (
+            "/send/video",
+            json!({ "Phone": p, "Video": files.url("/slow") }),
+            422,
+            "media_unreachable",
+            "Video",
+        ),
+    ] {
+        refused(&gw, &token, path, body, status, code, field).await;
+    }
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr")
@@ -850,60 +744,35 @@ async fn bad_input_on_every_route_is_a_4xx_naming_the_problem() {
 
 #[tokio::test]
 async fn queued_sends_survive_a_restart_in_order_per_chat_and_old_ones_expire() {
-    let (sim, dir, gw, token) = paired("queue", &[]).await;
+    let (sim, dir, gw, token) = paired_named("queue", &[]).await;
     sim.set_online(false);
-    wait_state(&gw, &token, false).await;
+    simgw::wait_not_connected(&gw, &token, STEP).await;
     let pic = blob(4000, 9);
-    let mut to_a = vec![
-        send_ok(
-            &gw,
-            &token,
-            "/send/text",
-            json!({ "Phone": CONTACT, "Body": "a1" }),
-        )
-        .await,
-        send_ok(
-            &gw,
-            &token,
+    // Interleaved across two chats: a1, image, b1, location, a3.
+    let mut ids = Vec::new();
+    for (path, body) in [
+        ("/send/text", json!({ "Phone": CONTACT, "Body": "a1" })),
+        (
             "/send/image",
             json!({ "Phone": CONTACT, "Image": data_url("image/png", &pic) }),
-        )
-        .await,
-    ];
-    let to_b = vec![
-        send_ok(
-            &gw,
-            &token,
-            "/send/text",
-            json!({ "Phone": OTHER, "Body": "b1" }),
-        )
-        .await,
-        send_ok(
-            &gw,
-            &token,
+        ),
+        ("/send/text", json!({ "Phone": OTHER, "Body": "b1" })),
+        (
             "/send/location",
             json!({ "Phone": OTHER, "Latitude": 1.5, "Longitude": 2.5 }),
-        )
-        .await,
-    ];
-    to_a.push(
-        send_ok(
-            &gw,
-            &token,
+        ),
+        (
             "/send/text",
             json!({ "Phone": CONTACT, "Body": "a3", "Id": "a3" }),
-        )
-        .await,
-    );
-    // A restart while offline loses nothing (media bytes included).
-    let mut gw = gw;
-    gw.signal("TERM");
-    let deadline = Instant::now() + STEP;
-    while gw.wait(Duration::ZERO).is_none() {
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        ),
+    ] {
+        ids.push(send_ok(&gw, &token, path, body).await);
     }
-    let gw = Gateway::start_with(dir.path(), &opts(&sim));
+    let to_a = vec![ids[0].clone(), ids[1].clone(), ids[4].clone()];
+    let to_b = vec![ids[2].clone(), ids[3].clone()];
+    // A restart while offline loses nothing (media bytes included).
+    simgw::stop(gw).await;
+    let gw = simgw::start(dir.path(), &sim, &[]);
     // A retry of an accepted send after the restart is still the same message.
     let (_, again) = post(
         &gw,
@@ -914,7 +783,7 @@ async fn queued_sends_survive_a_restart_in_order_per_chat_and_old_ones_expire() 
     .await;
     assert_eq!(again["data"]["Id"].as_str(), Some(to_a[2].as_str()));
     sim.set_online(true);
-    wait_state(&gw, &token, true).await;
+    wait_connected(&gw, &token, STEP).await;
     let (a, b) = (sim.contact(CONTACT), sim.contact(OTHER));
     for (contact, ids) in [(&a, &to_a), (&b, &to_b)] {
         let mut got = Vec::new();
@@ -941,9 +810,10 @@ async fn queued_sends_survive_a_restart_in_order_per_chat_and_old_ones_expire() 
 
 /// A send older than `send_max_age_secs` fails with `message.failed`.
 async fn expiry() {
-    let (sim, _dir, gw, token) = paired("expiry", &[("WAGO_WA_SEND_MAX_AGE_SECS", "1")]).await;
+    let (sim, _dir, gw, token) =
+        paired_named("expiry", &[("WAGO_WA_SEND_MAX_AGE_SECS", "1")]).await;
     sim.set_online(false);
-    wait_state(&gw, &token, false).await;
+    simgw::wait_not_connected(&gw, &token, STEP).await;
     let id = send_ok(
         &gw,
         &token,
@@ -951,7 +821,7 @@ async fn expiry() {
         json!({ "Phone": CONTACT, "Body": "too late" }),
     )
     .await;
-    let v = wait_for(&gw, &token, &format!("/message/{id}"), |v| {
+    let v = wait_for(&gw, &token, &format!("/message/{id}"), STEP, |_, v| {
         v["data"]["State"] == "failed"
     })
     .await;
@@ -961,7 +831,7 @@ async fn expiry() {
             .is_some_and(|e| e.contains("expired")),
         "{v}"
     );
-    let ev = wait_for(&gw, &token, "/events?limit=1000", |v| {
+    let ev = wait_for(&gw, &token, "/events?limit=1000", STEP, |_, v| {
         v["data"]["Events"].as_array().is_some_and(|a| {
             a.iter()
                 .any(|e| e["event"] == "message.failed" && e["payload"]["id"] == id.as_str())
@@ -977,7 +847,7 @@ async fn expiry() {
         "{v}"
     );
     sim.set_online(true);
-    wait_state(&gw, &token, true).await;
+    wait_connected(&gw, &token, STEP).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(
         sim.contact(CONTACT).received().await.is_empty(),

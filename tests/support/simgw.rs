@@ -58,16 +58,43 @@ pub async fn wait_for(
     }
 }
 
-/// Starts the gateway binary on `data` against `sim` with extra environment.
-pub fn start(data: &std::path::Path, sim: &Simulator, extra: &[(&str, &str)]) -> Gateway {
-    let mut opts = Opts::default()
+/// The environment that points a gateway at `sim` (its WebSocket server,
+/// the pinned version and its loopback media host).
+pub fn opts(sim: &Simulator) -> Opts {
+    Opts::default()
         .env("WAGO_WA_SERVER_URL", &sim.ws_url())
         .env("WAGO_WA_VERSION", VERSION)
-        .env("TEST_WAGO_MEDIA_URL", &sim.media_url());
+        .env("TEST_WAGO_MEDIA_URL", &sim.media_url())
+}
+
+/// Starts the gateway binary on `data` against `sim` with extra environment.
+pub fn start(data: &std::path::Path, sim: &Simulator, extra: &[(&str, &str)]) -> Gateway {
+    let mut opts = opts(sim);
     for (k, v) in extra {
         opts = opts.env(k, v);
     }
     Gateway::start_with(data, &opts)
+}
+
+/// The user part of a JID (`1555…` of `1555…:3@s.whatsapp.net`).
+pub fn user_of(jid: &str) -> &str {
+    jid.split(['@', ':']).next().unwrap_or(jid)
+}
+
+/// Waits until the session reports `connected`; returns the status.
+pub async fn wait_connected(gw: &Gateway, token: &str, limit: Duration) -> Value {
+    wait_for(gw, token, "/session/status", limit, |_, v| {
+        v["data"]["State"] == "connected"
+    })
+    .await
+}
+
+/// Waits until the session reports anything but `connected`.
+pub async fn wait_not_connected(gw: &Gateway, token: &str, limit: Duration) -> Value {
+    wait_for(gw, token, "/session/status", limit, |_, v| {
+        v["data"]["State"] != "connected"
+    })
+    .await
 }
 
 /// SIGTERM and wait for a clean exit without blocking this runtime, on
@@ -87,10 +114,18 @@ pub async fn stop(mut gw: Gateway) -> bool {
 /// A gateway on a fresh simulator with one paired session:
 /// (simulator, data dir, gateway, token).
 pub async fn paired(extra: &[(&str, &str)]) -> (Simulator, tempfile::TempDir, Gateway, String) {
+    paired_named("front-desk", extra).await
+}
+
+/// [`paired`] with the session named `name`.
+pub async fn paired_named(
+    name: &str,
+    extra: &[(&str, &str)],
+) -> (Simulator, tempfile::TempDir, Gateway, String) {
     let sim = Simulator::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
     let gw = start(dir.path(), &sim, extra);
-    let (_, token) = create_session(&gw, &gw.admin_token(), "front-desk").await;
+    let (_, token) = create_session(&gw, &gw.admin_token(), name).await;
     let (status, _) = post(
         &gw,
         &token,
@@ -99,24 +134,18 @@ pub async fn paired(extra: &[(&str, &str)]) -> (Simulator, tempfile::TempDir, Ga
     )
     .await;
     assert_eq!(status, 200);
+    // Setup, not the subject of a test: generous limits for a loaded machine.
     let qr = wait_for(
         &gw,
         &token,
         "/session/qr",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         |s, _| s == 200,
     )
     .await;
     let code = qr["data"]["Code"].as_str().expect("raw code").to_string();
     sim.phone().scan_qr(&code).await.expect("scan");
-    wait_for(
-        &gw,
-        &token,
-        "/session/status",
-        Duration::from_secs(30),
-        |_, v| v["data"]["State"] == "connected",
-    )
-    .await;
+    wait_connected(&gw, &token, Duration::from_secs(30)).await;
     (sim, dir, gw, token)
 }
 

@@ -20,21 +20,10 @@ const MAX_BODY: usize = 128 * 1024 * 1024;
 
 /// Accepts connections until the listener fails or the task is aborted.
 pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let (tcp, _) = match listener.accept().await {
-            Ok(pair) => pair,
-            Err(_) => return,
-        };
-        if !shared.is_online() {
-            drop(tcp);
-            continue;
-        }
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            // A broken request is the client's problem; the server forgets it.
-            let _ = one_request(tcp, &shared).await;
-        });
-    }
+    crate::server::accept_loop(listener, shared, |shared, tcp| async move {
+        one_request(tcp, &shared).await
+    })
+    .await
 }
 
 /// Reads one request, answers it and closes the connection.
