@@ -77,13 +77,15 @@ async fn schemathesis_finds_no_server_error_and_no_schema_mismatch() {
     let admin = gw.admin_token();
     let (_id, token) = create_session(&gw, &admin, "schemathesis").await;
 
+    let display = std::fs::read_to_string(dir.path().join("display-token")).expect("display token");
+    let display = display.trim();
     // Auth per security scheme (the names in docs/openapi/base.json).
     let work = tempfile::tempdir().expect("tempdir");
     let config = work.path().join("schemathesis.toml");
     std::fs::write(
         &config,
         format!(
-            "[auth.openapi.token]\napi_key = \"{token}\"\n\n[auth.openapi.admin]\napi_key = \"{admin}\"\n{RULES}"
+            "[auth.openapi.token]\napi_key = \"{token}\"\n\n[auth.openapi.admin]\napi_key = \"{admin}\"\n\n[auth.openapi.display]\napi_key = \"{display}\"\n{RULES}"
         ),
     )
     .expect("config");
