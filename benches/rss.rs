@@ -46,29 +46,48 @@ fn main() {
         let bare = bare_side().await;
         let mib = |k: u64| k as f64 / 1024.0;
         println!();
-        println!("| process | RSS after workload (MiB) | peak RSS (MiB) | workload time (s) |");
-        println!("|---|---|---|---|");
         println!(
-            "| wago gateway (redb store, HTTP API) | {:.1} | {:.1} | {:.1} |",
-            mib(gateway.0),
-            mib(gateway.1),
-            gateway.2
+            "| process | RSS after workload (MiB) | peak RSS (MiB) | RSS after {} s idle (MiB) | workload time (s) |",
+            SETTLE.as_secs()
         );
+        println!("|---|---|---|---|---|");
+        for (name, side) in [
+            ("wago gateway (redb store, HTTP API)", gateway),
+            ("bare whatsapp-rust client (in-memory store)", bare),
+        ] {
+            println!(
+                "| {name} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                mib(side.0),
+                mib(side.1),
+                mib(side.3),
+                side.2
+            );
+        }
+        let ratio = |a: u64, b: u64| a as f64 / b.max(1) as f64;
         println!(
-            "| bare whatsapp-rust client (in-memory store) | {:.1} | {:.1} | {:.1} |",
-            mib(bare.0),
-            mib(bare.1),
-            bare.2
-        );
-        println!(
-            "ratio (peak): {:.2}x",
-            gateway.1 as f64 / bare.1.max(1) as f64
+            "ratio after workload {:.2}x, peak {:.2}x, idle {:.2}x",
+            ratio(gateway.0, bare.0),
+            ratio(gateway.1, bare.1),
+            ratio(gateway.3, bare.3)
         );
     });
 }
 
+/// RSS right after the workload, peak RSS (KiB), workload time (s), and RSS
+/// after both sides sat idle for [`SETTLE`].
+type Side = (u64, u64, f64, u64);
+
+/// Idle time before the second reading: long enough for the gateway's
+/// periodic allocator trim (`wago::malloc::TRIM_EVERY`) to run twice.
+const SETTLE: Duration = Duration::from_secs(12);
+
+async fn settle(pid: u32) -> u64 {
+    tokio::time::sleep(SETTLE).await;
+    rss_kib(pid).0
+}
+
 /// The gateway binary: pair, 1,000 sends through the API, 1,000 inbound.
-async fn gateway_side() -> (u64, u64, f64) {
+async fn gateway_side() -> Side {
     let sim = Simulator::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_wago"))
@@ -84,6 +103,8 @@ async fn gateway_side() -> (u64, u64, f64) {
         // The same allocator tuning as the bare client (which inherits this
         // process's environment), when the run sets one.
         .envs(std::env::var("MALLOC_ARENA_MAX").map(|v| ("MALLOC_ARENA_MAX", v)))
+        // The redb cache size under test, when the run sets one.
+        .envs(std::env::var("WAGO_CACHE_MIB").map(|v| ("WAGO_CACHE_MIB", v)))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -190,13 +211,14 @@ async fn gateway_side() -> (u64, u64, f64) {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let (rss, hwm) = rss_kib(pid);
+    let settled = settle(pid).await;
     let _ = child.kill();
     let _ = child.wait();
-    (rss, hwm, elapsed)
+    (rss, hwm, elapsed, settled)
 }
 
 /// The bare client in a child process, driven over its stdin/stdout.
-async fn bare_side() -> (u64, u64, f64) {
+async fn bare_side() -> Side {
     let sim = Simulator::start().await.expect("sim");
     let exe = std::env::current_exe().expect("exe");
     let mut child = Command::new(exe)
@@ -243,9 +265,10 @@ async fn bare_side() -> (u64, u64, f64) {
     wait_line("RECEIVED");
     let elapsed = started.elapsed().as_secs_f64();
     let (rss, hwm) = rss_kib(pid);
+    let settled = settle(pid).await;
     let _ = child.kill();
     let _ = child.wait();
-    (rss, hwm, elapsed)
+    (rss, hwm, elapsed, settled)
 }
 
 /// The child: a bare client with the in-memory store, commanded over stdin.

@@ -123,6 +123,7 @@ pub async fn serve(
     on_listen(bound);
 
     spawn_signal_watch(shutdown.clone())?;
+    crate::malloc::spawn_trimmer(shutdown.clone());
     let engine = Engine::new(
         store.clone(),
         engine_config(&cfg, supervisor.checkin()),

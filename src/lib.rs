@@ -18,9 +18,11 @@
 //! - [`display`]: `wago display` / `wago pair`: the pairing screen, a separate process speaking HTTP to the gateway.
 //! - [`daemon`]: `wago serve`: wires the parts together under one cancellation token.
 //! - [`supervisor`]: task heartbeats, restarts with backoff, and systemd's READY/STATUS/WATCHDOG.
+//! - [`malloc`]: glibc arena cap and periodic trim.
 // No unsafe code, except in the three device modules that must call ioctls
-// (`display::fb`, `display::ssd1306`, `display::gpio`), each of which allows
-// it with a comment saying why. `deny` (not `forbid`) so they can.
+// (`display::fb`, `display::ssd1306`, `display::gpio`) and the allocator
+// tuning (`malloc`), each of which allows it with a comment saying why.
+// `deny` (not `forbid`) so they can.
 #![deny(unsafe_code)]
 
 // The simulator's certificate skip must never reach a product binary.
@@ -35,6 +37,7 @@ pub mod daemon;
 pub mod display;
 pub mod engine;
 pub mod event;
+pub mod malloc;
 pub mod server;
 pub mod store;
 pub mod supervisor;

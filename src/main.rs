@@ -115,6 +115,7 @@ fn main() -> ExitCode {
     };
     init_tracing(&cfg.log);
     tracing::debug!(config = ?cfg, "configuration");
+    wago::malloc::tune();
     match sub {
         Some(None) => return wago::display::cli::display_main(&cfg),
         Some(Some(args)) => return wago::display::cli::pair_main(&cfg, &args),
@@ -122,7 +123,8 @@ fn main() -> ExitCode {
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(16)
+        // Store calls and file I/O; more would only hold idle stacks.
+        .max_blocking_threads(4)
         .build()
     {
         Ok(r) => r,
