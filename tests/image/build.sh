@@ -9,7 +9,7 @@ INCLUDE=systemd,systemd-sysv,udev,dbus,iproute2,curl,ca-certificates,kmod
 # Modules the initramfs loads (with their modules.dep dependencies) to mount
 # the virtio disk; the rootfs gets virtio_net for the network.
 INITRD_MODULES="virtio_pci virtio_blk crc32c_generic ext4"
-ROOTFS_MODULES="virtio_net"
+ROOTFS_MODULES="virtio_net virtio_gpu"
 
 base_rootfs() {
   local mirror key base tmp
@@ -113,12 +113,15 @@ rootfs() {
   rm "$r/tmp/wago.deb"
   # The admin token, as an operator would set it (top-level keys go first).
   printf 'admin_token = "%s"\n' "$ADMIN" | cat - "$r/etc/wago/wago.toml" >"$W/wago.toml"
+  # The screen: the VM's virtio GPU framebuffer. No pairing by itself: the
+  # guest has no WhatsApp to reach, and must not try.
+  printf '\n[display]\ndriver = "fb"\ndevice = "/dev/fb0"\nauto_pair = false\n' >>"$W/wago.toml"
   cp "$W/wago.toml" "$r/etc/wago/wago.toml"
   install -m755 tests/image/guest/wago-test-agent "$r/usr/local/sbin/wago-test-agent"
   cp tests/image/guest/wago-test-agent.socket tests/image/guest/wago-test-agent@.service "$r/etc/systemd/system/"
   cp tests/image/guest/20-wired.network "$r/etc/systemd/network/"
   echo wago-test >"$r/etc/hostname"
-  chroot "$r" systemctl enable --quiet wago-test-agent.socket systemd-networkd.service
+  chroot "$r" systemctl enable --quiet wago-test-agent.socket systemd-networkd.service wago-display.service
   chroot "$r" systemctl mask --quiet serial-getty@ttyAMA0.service getty@tty1.service
   chroot "$r" systemctl is-enabled wago.service | grep -qx enabled || die "the .deb did not enable wago.service"
   for m in $(module_closure $ROOTFS_MODULES); do

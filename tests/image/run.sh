@@ -67,11 +67,11 @@ URL="http://127.0.0.1:$HTTP_PORT"
 boot() {
   qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 2 -m 1024 \
     -kernel "$W/vmlinuz" -initrd "$W/initrd.img" \
-    -append "root=/dev/vda rw console=ttyAMA0 quiet" \
+    -append "root=/dev/vda rw console=ttyAMA0 quiet vt.global_cursor_default=0" \
     -drive "file=$W/rootfs.img,if=none,format=raw,id=hd0" -device virtio-blk-pci,drive=hd0 \
     -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$HTTP_PORT-:1337,hostfwd=tcp:127.0.0.1:$AGENT_PORT-:7000" \
-    -device virtio-net-pci,netdev=net0 \
-    -display none -monitor none -serial "file:$W/serial.log" &
+    -device virtio-net-pci,netdev=net0 -device virtio-gpu-pci \
+    -display none -monitor "unix:$W/monitor.sock,server,nowait" -serial "file:$W/serial.log" &
   QEMU_PID=$!
 }
 
@@ -81,6 +81,14 @@ agent() {
 }
 prop() { agent show | sed -n "s/^$1=//p"; }
 health_ok() { [ "$(curl -fsS --noproxy '*' --max-time 3 "$URL/health" 2>/dev/null)" = '{"ok":true}' ]; }
+wait_until_quiet() { # SECONDS CMD...: like wait_until, but returns 1 on timeout
+  local end=$(($(date +%s) + $1))
+  shift
+  until "$@"; do
+    [ "$(date +%s)" -lt "$end" ] || return 1
+    sleep 1
+  done
+}
 wait_until() { # SECONDS WHAT CMD...
   local limit=$1 what=$2 end
   shift 2
@@ -106,10 +114,31 @@ guest_ready=$(echo "scale=2; $ready_us / 1000000" | bc)
 echo "systemctl status: $status"
 agent boot
 
-step "a session survives a VM reboot"
+step "display: wago-display draws on the VM's framebuffer what the gateway renders"
+# The guest cannot reach WhatsApp (and must not try), so no pairing QR exists
+# here: the screen is the "not linked yet" one. It must be exactly the screen
+# the gateway renders for the same status (GET /display/screen.png).
 created=$(api "$ADMIN" -X POST -H 'Content-Type: application/json' -d '{"Name":"till"}' "$URL/session/init")
 token=$(sed -n 's/.*"Token":"\([^"]*\)".*/\1/p' <<<"$created")
 [ -n "$token" ] || die "session/init answered: $created"
+display_active() { agent display | grep -qx 'ActiveState=active'; }
+wait_until 60 "wago-display.service active" display_active
+screen_matches() {
+  python3 tests/image/screendump.py "$W/monitor.sock" "$W/screen.ppm" >/dev/null || return 1
+  local size w h
+  size=$(head -c 20 "$W/screen.ppm" | sed -n 2p)
+  w=${size% *}; h=${size#* }
+  api "$ADMIN" -o "$W/screen.png" "$URL/display/screen.png?width=$w&height=$h" || return 1
+  python3 tests/image/compare.py "$W/screen.ppm" "$W/screen.png" >"$W/compare.txt" 2>&1
+}
+if ! wait_until_quiet 60 screen_matches; then
+  cat "$W/compare.txt" >&2
+  agent display-journal >&2
+  die "the framebuffer does not show the gateway's screen"
+fi
+echo "framebuffer $(head -c 20 "$W/screen.ppm" | sed -n 2p): $(cat "$W/compare.txt")"
+
+step "a session survives a VM reboot"
 [ "$(curl -sS --noproxy '*' -o /dev/null -w '%{http_code}' -H "token: $token" "$URL/session/status")" = 200 ] \
   || die "new session's status is not 200"
 boot_id=$(agent bootid)
