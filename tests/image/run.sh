@@ -64,12 +64,14 @@ AGENT_PORT=$(free_port)
 [ "$HTTP_PORT" != "$AGENT_PORT" ] || AGENT_PORT=$((HTTP_PORT + 1))
 URL="http://127.0.0.1:$HTTP_PORT"
 
+# restrict=on: the guest reaches nothing but the forwarded ports (the rule:
+# tests never send traffic beyond loopback); DHCP still comes from slirp.
 boot() {
   qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 2 -m 1024 \
     -kernel "$W/vmlinuz" -initrd "$W/initrd.img" \
     -append "root=/dev/vda rw console=ttyAMA0 quiet vt.global_cursor_default=0" \
     -drive "file=$W/rootfs.img,if=none,format=raw,id=hd0" -device virtio-blk-pci,drive=hd0 \
-    -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$HTTP_PORT-:1337,hostfwd=tcp:127.0.0.1:$AGENT_PORT-:7000" \
+    -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$HTTP_PORT-:1337,hostfwd=tcp:127.0.0.1:$AGENT_PORT-:7000" \
     -device virtio-net-pci,netdev=net0 -device virtio-gpu-pci \
     -display none -monitor "unix:$W/monitor.sock,server,nowait" -serial "file:$W/serial.log" &
   QEMU_PID=$!
