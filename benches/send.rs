@@ -14,16 +14,17 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/support/simgw.rs"]
+mod simgw;
 
-use common::{Gateway, Opts, client};
+use common::Gateway;
+use simgw::CONTACT;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 use wa_sim::Simulator;
 
-const VERSION: &str = "2.3000.1027934701";
-const CONTACT: &str = "15559870000";
 /// Concurrent clients.
 const CLIENTS: usize = 8;
 /// Messages in the accept phase.
@@ -98,10 +99,7 @@ fn main() {
 async fn run() {
     let sim = Simulator::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = Opts::default()
-        .env("WAGO_WA_SERVER_URL", &sim.ws_url())
-        .env("WAGO_WA_VERSION", VERSION)
-        .env("WAGO_LOG", "warn,wago::daemon=info");
+    let opts = simgw::opts(&sim).env("WAGO_LOG", "warn,wago::daemon=info");
     let gw = Gateway::start_with(dir.path(), &opts);
     let admin = gw.admin_token();
     let send_url = gw.url("/send/text");
@@ -120,35 +118,7 @@ async fn run() {
 
     // 2. End to end: pair a session with the simulator.
     let (_, token) = common::create_session(&gw, &admin, "paired").await;
-    let http = client();
-    let get = |p: &str| {
-        let (http, token, url) = (http.clone(), token.clone(), gw.url(p));
-        async move {
-            http.get(url)
-                .header("token", token)
-                .send()
-                .await
-                .expect("get")
-                .json::<serde_json::Value>()
-                .await
-                .expect("json")
-        }
-    };
-    http.post(gw.url("/session/connect"))
-        .header("token", &token)
-        .send()
-        .await
-        .expect("connect");
-    let code = loop {
-        if let Some(c) = get("/session/qr").await["data"]["Code"].as_str() {
-            break c.to_string();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    sim.phone().scan_qr(&code).await.expect("scan");
-    while get("/session/status").await["data"]["State"] != "connected" {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    simgw::pair_session(&gw, &sim, &token).await;
     let contact = sim.contact(CONTACT);
     // Arrival times, polled while the clients send.
     let arrivals = Arc::new(Mutex::new(HashMap::<String, Instant>::new()));

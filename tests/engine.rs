@@ -16,7 +16,9 @@ mod simgw;
 
 use common::{Gateway, client, create_session};
 use serde_json::{Value, json};
-use simgw::{CONTACT, get, opts, post, stop, user_of, wait_connected, wait_for};
+use simgw::{
+    CONTACT, get, opts, post, stop, user_of, wait_connected, wait_for, wait_message_state,
+};
 use std::time::{Duration, Instant};
 use wa_sim::{HandshakeKind, ReceiptKind, Simulator};
 
@@ -147,14 +149,7 @@ async fn send_text_is_decrypted_by_the_contact_once_and_receipts_move_its_state(
     assert_eq!(status, 200);
     assert_eq!(v["data"]["Id"], id.as_str());
     assert_eq!(v["data"]["Duplicate"], true);
-    wait_for(
-        &gw,
-        &token,
-        &format!("/message/{id}"),
-        Duration::from_secs(10),
-        |_, v| v["data"]["State"] == "sent",
-    )
-    .await;
+    wait_message_state(&gw, &token, &id, "sent", Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         contact.received().await.len(),
@@ -167,26 +162,12 @@ async fn send_text_is_decrypted_by_the_contact_once_and_receipts_move_its_state(
         .send_receipt(&id, ReceiptKind::Delivered)
         .await
         .expect("delivered receipt");
-    wait_for(
-        &gw,
-        &token,
-        &format!("/message/{id}"),
-        Duration::from_secs(10),
-        |_, v| v["data"]["State"] == "delivered",
-    )
-    .await;
+    wait_message_state(&gw, &token, &id, "delivered", Duration::from_secs(10)).await;
     contact
         .send_receipt(&id, ReceiptKind::Read)
         .await
         .expect("read receipt");
-    let m = wait_for(
-        &gw,
-        &token,
-        &format!("/message/{id}"),
-        Duration::from_secs(10),
-        |_, v| v["data"]["State"] == "read",
-    )
-    .await;
+    let m = wait_message_state(&gw, &token, &id, "read", Duration::from_secs(10)).await;
     let states: Vec<&str> = m["data"]["History"]
         .as_array()
         .expect("history")

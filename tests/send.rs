@@ -17,7 +17,7 @@ mod simgw;
 
 use common::{Gateway, Opts, client, create_session};
 use serde_json::{Value, json};
-use simgw::{CONTACT, get, paired_named, post, wait_connected, wait_for};
+use simgw::{CONTACT, get, paired_named, post, wait_connected, wait_for, wait_message_state};
 use std::collections::HashMap;
 use std::time::Duration;
 use wa_sim::ReceivedMessage;
@@ -263,10 +263,7 @@ async fn every_kind_reaches_the_contact_and_media_round_trips() {
         assert_eq!(next(&contact).await.body, want);
     }
     // The log shows every send as sent, with its history.
-    let v = wait_for(&gw, &token, &format!("/message/{reply}"), STEP, |_, v| {
-        v["data"]["State"] == "sent"
-    })
-    .await;
+    let v = wait_message_state(&gw, &token, &reply, "sent", STEP).await;
     let states: Vec<_> = v["data"]["History"]
         .as_array()
         .expect("history")
@@ -821,10 +818,7 @@ async fn expiry() {
         json!({ "Phone": CONTACT, "Body": "too late" }),
     )
     .await;
-    let v = wait_for(&gw, &token, &format!("/message/{id}"), STEP, |_, v| {
-        v["data"]["State"] == "failed"
-    })
-    .await;
+    let v = wait_message_state(&gw, &token, &id, "failed", STEP).await;
     assert!(
         v["data"]["Error"]
             .as_str()

@@ -284,15 +284,7 @@ async fn receiver_off_then_on_gets_everything_in_order_once() {
     rx.status.store(503, std::sync::atomic::Ordering::SeqCst);
     rx.up().await;
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let st: Value = client()
-        .get(gw.url("/webhook/status"))
-        .header("token", &token)
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
+    let (_, st) = common::get(&gw, &token, "/webhook/status").await;
     let s0 = &st["data"]["Subscriptions"][0];
     assert_eq!(s0["Pending"], 200, "{st}");
     assert!(s0["Retried"].as_u64().expect("retried") > 0, "{st}");
@@ -307,15 +299,7 @@ async fn receiver_off_then_on_gets_everything_in_order_once() {
     assert_eq!(dups, 0, "no duplicates without a crash");
     // Settled: nothing pending, all delivered.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let st: Value = client()
-        .get(gw.url("/webhook/status"))
-        .header("token", &token)
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
+    let (_, st) = common::get(&gw, &token, "/webhook/status").await;
     assert_eq!(st["data"]["Subscriptions"][0]["Pending"], 0, "{st}");
     assert_eq!(st["data"]["Subscriptions"][0]["Delivered"], 200, "{st}");
 }

@@ -222,6 +222,37 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// `GET path` with a `token` header: the status and the JSON body.
+pub async fn get(gw: &Gateway, token: &str, path: &str) -> (u16, serde_json::Value) {
+    let r = client()
+        .get(gw.url(path))
+        .header("token", token)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("json"))
+}
+
+/// `POST path` with a `token` header and a JSON body: the status and the
+/// JSON answer.
+pub async fn post(
+    gw: &Gateway,
+    token: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = client()
+        .post(gw.url(path))
+        .header("token", token)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("json"))
+}
+
 /// Creates a session and returns `(id, token)`.
 pub async fn create_session(gw: &Gateway, admin: &str, name: &str) -> (String, String) {
     let resp = client()

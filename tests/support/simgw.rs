@@ -2,7 +2,8 @@
 //! small HTTP helpers the simulator-backed tests share.
 #![allow(dead_code)]
 
-use crate::common::{Gateway, Opts, client, create_session};
+use crate::common::{Gateway, Opts, create_session};
+pub use crate::common::{get, post};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use wa_sim::Simulator;
@@ -11,29 +12,6 @@ use wa_sim::Simulator;
 pub const VERSION: &str = "2.3000.1027934701";
 /// The contact most tests talk to.
 pub const CONTACT: &str = "15559870000";
-
-pub async fn get(gw: &Gateway, token: &str, path: &str) -> (u16, Value) {
-    let r = client()
-        .get(gw.url(path))
-        .header("token", token)
-        .send()
-        .await
-        .expect("send");
-    let status = r.status().as_u16();
-    (status, r.json().await.expect("json"))
-}
-
-pub async fn post(gw: &Gateway, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = client()
-        .post(gw.url(path))
-        .header("token", token)
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
-    let status = r.status().as_u16();
-    (status, r.json().await.expect("json"))
-}
 
 /// Polls `GET path` until `pred` holds, failing the test after `limit`.
 pub async fn wait_for(
@@ -126,27 +104,37 @@ pub async fn paired_named(
     let dir = tempfile::tempdir().expect("tempdir");
     let gw = start(dir.path(), &sim, extra);
     let (_, token) = create_session(&gw, &gw.admin_token(), name).await;
-    let (status, _) = post(
-        &gw,
-        &token,
-        "/session/connect",
-        json!({ "Immediate": true }),
-    )
-    .await;
+    pair_session(&gw, &sim, &token).await;
+    (sim, dir, gw, token)
+}
+
+/// Links an existing session: connect, read the QR from the API, let the
+/// simulated phone scan it, wait until connected.
+pub async fn pair_session(gw: &Gateway, sim: &Simulator, token: &str) {
+    let (status, _) = post(gw, token, "/session/connect", json!({ "Immediate": true })).await;
     assert_eq!(status, 200);
     // Setup, not the subject of a test: generous limits for a loaded machine.
-    let qr = wait_for(
-        &gw,
-        &token,
-        "/session/qr",
-        Duration::from_secs(30),
-        |s, _| s == 200,
-    )
+    let qr = wait_for(gw, token, "/session/qr", Duration::from_secs(30), |s, _| {
+        s == 200
+    })
     .await;
     let code = qr["data"]["Code"].as_str().expect("raw code").to_string();
     sim.phone().scan_qr(&code).await.expect("scan");
-    wait_connected(&gw, &token, Duration::from_secs(30)).await;
-    (sim, dir, gw, token)
+    wait_connected(gw, token, Duration::from_secs(30)).await;
+}
+
+/// Waits until the message `id` reaches `state`; returns the message.
+pub async fn wait_message_state(
+    gw: &Gateway,
+    token: &str,
+    id: &str,
+    state: &str,
+    limit: Duration,
+) -> Value {
+    wait_for(gw, token, &format!("/message/{id}"), limit, |_, v| {
+        v["data"]["State"] == state
+    })
+    .await
 }
 
 /// Waits until the event log holds an event named `name` whose payload

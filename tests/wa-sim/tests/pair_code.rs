@@ -13,20 +13,26 @@ use whatsapp_rust::types::events::Event;
 /// compete for the same cores and each takes several times longer.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Linking with the 8-character code: the client shows `PairingCode`, the
-/// phone "types" it, and the client ends up paired and `Connected`.
-#[tokio::test]
-async fn pair_code_then_login() {
-    let _turn = ONE_AT_A_TIME.lock().await;
+/// A fresh simulator and an unpaired client, once its first QR shows the
+/// unpaired connection is up.
+async fn unpaired_client() -> (Simulator, TestClient) {
     init_logs();
     let sim = Simulator::start().await.expect("simulator starts");
     let mut client = TestClient::start(&sim, new_backend()).await;
-    // The first QR means the unpaired connection is up.
     client
         .wait_for("PairingQrCode", STEP, |e| {
             matches!(e, Event::PairingQrCode(_)).then_some(())
         })
         .await;
+    (sim, client)
+}
+
+/// Linking with the 8-character code: the client shows `PairingCode`, the
+/// phone "types" it, and the client ends up paired and `Connected`.
+#[tokio::test]
+async fn pair_code_then_login() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (sim, mut client) = unpaired_client().await;
     let code = client
         .client
         .pair_with_code(PairCodeOptions {
@@ -57,14 +63,7 @@ async fn pair_code_then_login() {
 #[tokio::test]
 async fn wrong_pair_code_is_refused() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    init_logs();
-    let sim = Simulator::start().await.expect("simulator starts");
-    let mut client = TestClient::start(&sim, new_backend()).await;
-    client
-        .wait_for("PairingQrCode", STEP, |e| {
-            matches!(e, Event::PairingQrCode(_)).then_some(())
-        })
-        .await;
+    let (sim, client) = unpaired_client().await;
     let code = client
         .client
         .pair_with_code(PairCodeOptions {
