@@ -154,6 +154,7 @@ pub(super) async fn apply(
                 )])
                 .await;
         }
+        Event::ServerAck(ack) => super::settle::on_server_ack(engine, ctl, ack).await,
         Event::Receipt(r) => {
             let state = match r.r#type {
                 ReceiptType::Delivered => MessageState::Delivered,

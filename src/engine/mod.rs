@@ -25,6 +25,7 @@ mod outgoing;
 pub mod qr;
 mod sender;
 mod session;
+mod settle;
 pub mod status;
 
 pub use actions::ChatPresence;
@@ -126,6 +127,8 @@ pub(crate) struct SessionCtl {
     cancel: CancellationToken,
     /// The running client, while there is one.
     client: Mutex<Option<Arc<Client>>>,
+    /// The send worker's waiters for WhatsApp's server acks.
+    acks: settle::AckWaiters,
 }
 
 impl SessionCtl {
@@ -154,6 +157,8 @@ struct Inner {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     sessions: Mutex<HashMap<String, Arc<SessionCtl>>>,
+    /// Wakes the expiry sweeper (a send was accepted).
+    expiry_wake: Notify,
 }
 
 impl std::fmt::Debug for Engine {
@@ -175,8 +180,13 @@ impl Engine {
                 shutdown,
                 tasks: TaskTracker::new(),
                 sessions: Mutex::new(HashMap::new()),
+                expiry_wake: Notify::new(),
             }),
         };
+        if !engine.inner.cfg.send_max_age.is_zero() {
+            let stop = engine.inner.shutdown.clone();
+            engine.inner.tasks.spawn(settle::run_expiry(engine.clone(), stop));
+        }
         if let Some(media) = engine.inner.cfg.received_media.clone() {
             let stop = engine.inner.shutdown.clone();
             engine.inner.tasks.spawn(media::run_sweeper(media, stop));
@@ -231,6 +241,7 @@ impl Engine {
             wake: Notify::new(),
             cancel: self.inner.shutdown.child_token(),
             client: Mutex::new(None),
+            acks: Default::default(),
         });
         sessions.insert(session.to_string(), ctl.clone());
         let status = ctl.status.borrow().clone();
@@ -337,8 +348,11 @@ impl Engine {
             .store
             .enqueue_outbound_media(session, rec, out.media)
             .await?;
-        if created && let Some(ctl) = self.ctl(session) {
-            ctl.wake.notify_one();
+        if created {
+            self.inner.expiry_wake.notify_one();
+            if let Some(ctl) = self.ctl(session) {
+                ctl.wake.notify_one();
+            }
         }
         Ok((rec, created))
     }

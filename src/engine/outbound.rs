@@ -18,15 +18,15 @@ use whatsapp_rust::waproto::whatsapp as wa;
 
 /// What the worker hands the library.
 pub(super) enum Built {
-    /// A message sent with the record's own id.
+    /// A message sent with the record's own id (also a revoke, and an edit
+    /// in a direct chat: the library infers their stanza attributes).
     Message(wa::Message),
-    /// An edit of this account's message `target`.
+    /// An edit of this account's message `target` in a group (the library
+    /// picks the JID the group knows us by); sent with the record's id too.
     Edit {
         target: String,
         message: wa::Message,
     },
-    /// Delete this account's message `target` for everyone.
-    Revoke { target: String },
 }
 
 /// Why a payload could not be built.
@@ -120,15 +120,54 @@ pub(super) async fn build(
             };
             build_reaction_message(key, emoji, crate::event::now_ms())
         }
-        Payload::Edit { target, body } => {
+        Payload::Edit { target, body } if rec.chat.ends_with("@g.us") => {
             return Ok(Built::Edit {
                 target,
                 message: wa::Message::text(body),
             });
         }
-        Payload::Revoke { target } => return Ok(Built::Revoke { target }),
+        Payload::Edit { target, body } => protocol(
+            rec,
+            target,
+            wa::message::protocol_message::Type::MessageEdit,
+            Some(wa::Message::text(body)),
+        ),
+        Payload::Revoke { target } => protocol(
+            rec,
+            target,
+            wa::message::protocol_message::Type::Revoke,
+            None,
+        ),
     };
     Ok(Built::Message(message))
+}
+
+/// A protocol message about this account's message `target` in `rec`'s
+/// chat: an edit (with the new content) or a revoke, shaped as
+/// whatsapp-rust's own `edit_message` / `revoke_message` build them, so the
+/// stanza can carry the record's id (theirs always mint a fresh one).
+fn protocol(
+    rec: &MessageRecord,
+    target: String,
+    kind: wa::message::protocol_message::Type,
+    edited: Option<wa::Message>,
+) -> wa::Message {
+    let editing = edited.is_some();
+    wa::Message {
+        protocol_message: MessageField::some(wa::message::ProtocolMessage {
+            key: MessageField::some(wa::MessageKey {
+                remote_jid: Some(rec.chat.clone()),
+                from_me: Some(true),
+                id: Some(target),
+                participant: None,
+            }),
+            r#type: Some(kind),
+            edited_message: edited.map_or_else(MessageField::none, MessageField::some),
+            timestamp_ms: editing.then(crate::event::now_ms),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// The `ContextInfo` of a reply / mentions.

@@ -19,9 +19,10 @@ pub const MAX_PAGE: usize = 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageState {
-    /// Accepted by the box, not yet handed to WhatsApp.
+    /// Accepted by the box, not yet acknowledged by WhatsApp's server
+    /// (queued, or handed over and awaiting the server's ack).
     Pending,
-    /// Accepted by WhatsApp's server.
+    /// Acknowledged by WhatsApp's server.
     Sent,
     /// On the recipient's phone.
     Delivered,
@@ -90,7 +91,7 @@ pub struct MessageRecord {
     pub payload: Option<super::payload::Payload>,
 }
 
-fn key(session: &str, rest: &[u8]) -> Vec<u8> {
+pub(super) fn key(session: &str, rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(session.len() + 1 + rest.len());
     k.extend_from_slice(session.as_bytes());
     k.push(0);
@@ -98,7 +99,7 @@ fn key(session: &str, rest: &[u8]) -> Vec<u8> {
     k
 }
 
-fn seq_key(session: &str, seq: u64) -> Vec<u8> {
+pub(super) fn seq_key(session: &str, seq: u64) -> Vec<u8> {
     key(session, &seq.to_be_bytes())
 }
 
@@ -157,7 +158,7 @@ fn insert_new(
     Ok(rec)
 }
 
-fn get(
+pub(super) fn get(
     tx: &WriteTransaction,
     session: &str,
     id: &str,
@@ -167,7 +168,7 @@ fn get(
     v.map(|v| decode(v.value())).transpose()
 }
 
-fn put(tx: &WriteTransaction, session: &str, rec: &MessageRecord) -> Result<(), StoreError> {
+pub(super) fn put(tx: &WriteTransaction, session: &str, rec: &MessageRecord) -> Result<(), StoreError> {
     tx.open_table(MSG_RECORD)?.insert(
         key(session, rec.id.as_bytes()).as_slice(),
         encode(rec)?.as_slice(),

@@ -9,6 +9,7 @@
 mod deadletters;
 mod error;
 mod eventlog;
+mod inflight;
 pub mod media;
 pub mod messages;
 mod outbox;
