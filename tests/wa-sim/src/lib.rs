@@ -17,6 +17,8 @@
 //!   [`media_http`]: the same media host over HTTP on loopback
 //! - [`pairing`] ([`Phone`]), [`contact`] ([`Contact`]): test-facing handles;
 //!   [`pair_code`]: the phone's side of linking with an 8-character code
+//! - [`proxy`] ([`FaultProxy`]): a loopback TCP proxy in front of it that
+//!   swallows the client's frames and cuts the link on command
 //! - [`party`]: an in-memory Signal device; [`state`]: what the server knows
 //!
 //! The client must be built with whatsapp-rust's
@@ -41,6 +43,7 @@ mod pair_code;
 pub mod pairing;
 mod party;
 mod profile;
+pub mod proxy;
 mod server;
 mod stanza;
 mod state;
@@ -51,6 +54,7 @@ pub use groups::SimGroup;
 pub use media::SimHttpClient;
 pub use noise::HandshakeKind;
 pub use pairing::{PairedDevice, Phone};
+pub use proxy::FaultProxy;
 pub use state::{ClientChatState, ClientReceipt, ReceivedMessage};
 
 use anyhow::{anyhow, bail};
@@ -151,6 +155,35 @@ impl Simulator {
             })
             .await
             .ok_or_else(|| anyhow!("no `{state}` chat state to {to_user} within {timeout:?}"))
+    }
+
+    /// The chat server's socket address (for a [`FaultProxy`] in front).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The first time (Unix ms) the server acknowledged the client's
+    /// message `id` (`<ack class="message">`); `None` while it has not.
+    pub fn message_acked_at(&self, id: &str) -> Option<i64> {
+        self.shared.lock().message_acks.get(id).copied()
+    }
+
+    /// While `true`, the server takes the client's messages (the contacts
+    /// decrypt them) but keeps its `<ack>` back; `false` sends the held acks
+    /// on their connections (an ack whose connection is gone is lost).
+    pub fn hold_message_acks(&self, hold: bool) {
+        let held = {
+            let mut inner = self.shared.lock();
+            inner.hold_acks = hold;
+            if hold {
+                Vec::new()
+            } else {
+                std::mem::take(&mut inner.held_acks)
+            }
+        };
+        for (tx, id, ack) in held {
+            messages::send_ack(&self.shared, &tx, &id, ack);
+        }
     }
 
     /// The URL to give `TokioWebSocketTransportFactory::with_url`.

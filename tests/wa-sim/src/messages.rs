@@ -78,21 +78,50 @@ pub(crate) async fn from_client(shared: &Arc<Shared>, ctx: &ConnCtx, node: &Node
             }
         }
     }
-    ctx.send(
-        NodeBuilder::new("ack")
-            .attr("class", "message")
-            .attr("id", id)
-            .attr(
-                "from",
-                if to.is_empty() {
-                    nodes::SERVER.to_string()
-                } else {
-                    to
-                },
-            )
-            .attr("t", nodes::now_secs())
-            .build(),
-    );
+    let ack = NodeBuilder::new("ack")
+        .attr("class", "message")
+        .attr("id", id.clone())
+        .attr(
+            "from",
+            if to.is_empty() {
+                nodes::SERVER.to_string()
+            } else {
+                to
+            },
+        )
+        .attr("t", nodes::now_secs())
+        .build();
+    {
+        let mut inner = shared.lock();
+        if inner.hold_acks {
+            inner.held_acks.push((ctx.tx.clone(), id, ack));
+            return;
+        }
+    }
+    send_ack(shared, &ctx.tx, &id, ack);
+}
+
+/// Sends the server's ack of the client's message `id` on a connection's
+/// queue, noting when (before it goes out, so the client can never see it
+/// earlier than noted).
+pub(crate) fn send_ack(
+    shared: &Shared,
+    tx: &tokio::sync::mpsc::UnboundedSender<crate::state::Outbound>,
+    id: &str,
+    ack: Node,
+) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let first = !shared.lock().message_acks.contains_key(id);
+    if first {
+        shared.lock().message_acks.insert(id.to_string(), now);
+    }
+    if tx.send(crate::state::Outbound::Node(ack)).is_err() && first {
+        // The connection is gone: the ack never reaches the client.
+        shared.lock().message_acks.remove(id);
+    }
+    shared.bump();
 }
 
 /// Queues the contact's delivery receipt behind the server's ack.

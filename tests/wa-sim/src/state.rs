@@ -247,6 +247,12 @@ pub(crate) struct Inner {
     pub(crate) presence_subscriptions: Vec<String>,
     /// Contacts' about texts and pictures by number.
     pub(crate) profiles: HashMap<String, crate::profile::Profile>,
+    /// When (Unix ms) the server first acked each client message id.
+    pub(crate) message_acks: HashMap<String, i64>,
+    /// Keep message acks back (`Simulator::hold_message_acks`).
+    pub(crate) hold_acks: bool,
+    /// Acks kept back: (connection queue, message id, ack), oldest first.
+    pub(crate) held_acks: Vec<(mpsc::UnboundedSender<Outbound>, String, Node)>,
 }
 
 /// State shared by the accept loop, connection tasks and the test handles.
@@ -289,6 +295,9 @@ impl Shared {
                 next_group: 0,
                 presence_subscriptions: Vec::new(),
                 profiles: HashMap::new(),
+                message_acks: HashMap::new(),
+                hold_acks: false,
+                held_acks: Vec::new(),
             }),
             version: watch::channel(0).0,
         }
