@@ -3,11 +3,13 @@
 //! without delivering it (a DSL line dropping, a 4G router rebooting).
 //!
 //! It forwards both directions byte for byte. Client→server it follows the
-//! WebSocket framing (after the HTTP upgrade), so that once [`FaultProxy::swallow`]
-//! is armed it drops whole frames and counts them: the client's writes
-//! succeed, the server never sees them. [`FaultProxy::cut`] then closes every
-//! open connection (both sides) and disarms, so the client's reconnect goes
-//! through cleanly. It never looks inside the frames (they are Noise-encrypted).
+//! WebSocket framing (after the HTTP upgrade), so that once swallowing is
+//! armed ([`FaultProxy::swallow`], or [`FaultProxy::swallow_after_reply`]
+//! for "right after the server's next answer") it drops whole frames and
+//! counts them: the client's writes succeed, the server never sees them.
+//! [`FaultProxy::cut`] then closes every open connection (both sides) and
+//! disarms, so the client's reconnect goes through cleanly. It never looks
+//! inside the frames (they are Noise-encrypted).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +30,8 @@ pub struct FaultProxy {
 struct ProxyState {
     /// Drop client→server frames instead of forwarding them.
     swallowing: AtomicBool,
+    /// Start swallowing once the server next sends anything.
+    armed_on_reply: AtomicBool,
     /// Client→server frames dropped since the proxy started.
     swallowed: AtomicUsize,
     /// Client→server frames forwarded since the proxy started.
@@ -49,6 +53,7 @@ impl FaultProxy {
         let addr = listener.local_addr()?;
         let state = Arc::new(ProxyState {
             swallowing: AtomicBool::new(false),
+            armed_on_reply: AtomicBool::new(false),
             swallowed: AtomicUsize::new(0),
             forwarded: AtomicUsize::new(0),
             cuts: watch::channel(0).0,
@@ -77,6 +82,14 @@ impl FaultProxy {
         self.state.swallowing.store(true, Ordering::SeqCst);
     }
 
+    /// Swallows from the moment the server next sends something (an answer
+    /// to the client's last request) on: what the client writes after that
+    /// answer is lost. A client that asks before it sends (device lists)
+    /// gets its answer, and its send goes into the void.
+    pub fn swallow_after_reply(&self) {
+        self.state.armed_on_reply.store(true, Ordering::SeqCst);
+    }
+
     /// Client→server frames dropped so far.
     pub fn swallowed(&self) -> usize {
         self.state.swallowed.load(Ordering::SeqCst)
@@ -103,6 +116,7 @@ impl FaultProxy {
     /// and forwards normally again (for the client's reconnect).
     pub fn cut(&self) {
         self.state.swallowing.store(false, Ordering::SeqCst);
+        self.state.armed_on_reply.store(false, Ordering::SeqCst);
         self.state.cuts.send_modify(|c| *c += 1);
     }
 }
@@ -124,7 +138,7 @@ async fn relay(client: TcpStream, server: TcpStream, state: Arc<ProxyState>) {
     cuts.mark_unchanged();
     let (mut client_rd, mut client_wr) = client.into_split();
     let (mut server_rd, mut server_wr) = server.into_split();
-    let down = tokio::io::copy(&mut server_rd, &mut client_wr);
+    let down = server_to_client(&mut server_rd, &mut client_wr, &state);
     let up = client_to_server(&mut client_rd, &mut server_wr, &state);
     tokio::select! {
         _ = down => {}
@@ -132,6 +146,26 @@ async fn relay(client: TcpStream, server: TcpStream, state: Arc<ProxyState>) {
         _ = cuts.changed() => {}
     }
     // Dropping the halves closes both sockets.
+}
+
+/// Forwards everything the server sends; the first bytes after
+/// [`FaultProxy::swallow_after_reply`] start the swallowing.
+async fn server_to_client(
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    state: &ProxyState,
+) -> std::io::Result<()> {
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = rd.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        if state.armed_on_reply.swap(false, Ordering::SeqCst) {
+            state.swallowing.store(true, Ordering::SeqCst);
+        }
+        wr.write_all(&chunk[..n]).await?;
+    }
 }
 
 /// Forwards the HTTP upgrade as is, then whole WebSocket frames, dropping
