@@ -124,7 +124,9 @@ async fn a_link_that_dies_with_sends_in_flight_loses_none_and_says_sent_only_aft
         assert!(
             tokio::time::Instant::now() < deadline,
             "accepted sends never reached the phone: {:?} missing (swallowed {} frames)\nlog:\n{}",
-            ids.iter().filter(|id| !got.contains(id)).collect::<Vec<_>>(),
+            ids.iter()
+                .filter(|id| !got.contains(id))
+                .collect::<Vec<_>>(),
             proxy.swallowed(),
             gw.log_text()
         );

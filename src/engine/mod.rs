@@ -185,7 +185,10 @@ impl Engine {
         };
         if !engine.inner.cfg.send_max_age.is_zero() {
             let stop = engine.inner.shutdown.clone();
-            engine.inner.tasks.spawn(settle::run_expiry(engine.clone(), stop));
+            engine
+                .inner
+                .tasks
+                .spawn(settle::run_expiry(engine.clone(), stop));
         }
         if let Some(media) = engine.inner.cfg.received_media.clone() {
             let stop = engine.inner.shutdown.clone();

@@ -148,7 +148,10 @@ async fn send_one(
         }
         AckWait::TimedOut => {
             ctl.acks.forget(id);
-            let why = format!("no acknowledgement from WhatsApp within {} s", ACK_TIMEOUT.as_secs());
+            let why = format!(
+                "no acknowledgement from WhatsApp within {} s",
+                ACK_TIMEOUT.as_secs()
+            );
             retry_or_fail(engine, ctl, id, why).await;
         }
         AckWait::Stopped => ctl.acks.forget(id),

@@ -156,7 +156,9 @@ pub(super) async fn run_expiry(engine: Engine, stop: CancellationToken) {
     loop {
         let next = sweep(&engine).await;
         let wait = next
-            .map(|at| Duration::from_millis(at.saturating_sub(crate::event::now_ms()).max(0) as u64))
+            .map(
+                |at| Duration::from_millis(at.saturating_sub(crate::event::now_ms()).max(0) as u64),
+            )
             .unwrap_or(EXPIRY_IDLE)
             .min(EXPIRY_IDLE);
         tokio::select! {
@@ -179,7 +181,10 @@ async fn sweep(engine: &Engine) -> Option<i64> {
     let mut next: Option<i64> = None;
     for session in sessions {
         let ctl = engine.ctl(&session.id);
-        if ctl.as_ref().is_some_and(|c| c.client.lock().is_ok_and(|c| c.is_some())) {
+        if ctl
+            .as_ref()
+            .is_some_and(|c| c.client.lock().is_ok_and(|c| c.is_some()))
+        {
             // Its send worker runs and expires its own queue.
             continue;
         }
@@ -193,18 +198,24 @@ async fn sweep(engine: &Engine) -> Option<i64> {
                     break;
                 }
             };
-            let Some(at) = expires_at(engine, &rec) else {
-                return None;
-            };
+            // Sends never expire: nothing to wake up for.
+            let at = expires_at(engine, &rec)?;
             if at > crate::event::now_ms() {
                 next = Some(next.map_or(at, |n| n.min(at)));
                 break;
             }
             let why = expiry_reason(engine);
             tracing::info!(session = %session.id, message = %rec.id, "queued send expired");
-            if settle_in(engine, &session.id, me.clone(), &rec.id, MessageState::Failed, Some(why))
-                .await
-                .is_err()
+            if settle_in(
+                engine,
+                &session.id,
+                me.clone(),
+                &rec.id,
+                MessageState::Failed,
+                Some(why),
+            )
+            .await
+            .is_err()
             {
                 break;
             }

@@ -168,7 +168,11 @@ pub(super) fn get(
     v.map(|v| decode(v.value())).transpose()
 }
 
-pub(super) fn put(tx: &WriteTransaction, session: &str, rec: &MessageRecord) -> Result<(), StoreError> {
+pub(super) fn put(
+    tx: &WriteTransaction,
+    session: &str,
+    rec: &MessageRecord,
+) -> Result<(), StoreError> {
     tx.open_table(MSG_RECORD)?.insert(
         key(session, rec.id.as_bytes()).as_slice(),
         encode(rec)?.as_slice(),

@@ -138,7 +138,7 @@ pub const MSG_CHAT_LOG: TableDefinition<&[u8], &str> = TableDefinition::new("msg
 /// session ‖ 0 ‖ client id → message id: makes a send with the same `Id` idempotent.
 pub const MSG_CLIENT_ID: TableDefinition<&[u8], &str> = TableDefinition::new("msg_client_id");
 
-/// session ‖ 0 ‖ seq → message id: accepted sends not yet handed to WhatsApp, in order.
+/// session ‖ 0 ‖ seq → message id: accepted sends WhatsApp has not acknowledged yet (queued or in flight), in order.
 pub const SEND_QUEUE: TableDefinition<&[u8], &str> = TableDefinition::new("send_queue");
 
 /// session ‖ 0 ‖ message id → the media bytes of a queued send, deleted when

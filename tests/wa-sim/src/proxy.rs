@@ -105,7 +105,10 @@ impl FaultProxy {
         let deadline = tokio::time::Instant::now() + timeout;
         while self.swallowed() < n {
             if tokio::time::Instant::now() >= deadline {
-                anyhow::bail!("only {} of {n} frames swallowed in {timeout:?}", self.swallowed());
+                anyhow::bail!(
+                    "only {} of {n} frames swallowed in {timeout:?}",
+                    self.swallowed()
+                );
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -245,6 +248,10 @@ mod tests {
         big.resize(10 + 65_536, 0);
         assert_eq!(frame_len(&big), Some(65_546));
         assert_eq!(frame_len(&[0x82]), None);
-        assert_eq!(frame_len(&[0x82, 126, 1]), None, "extended length incomplete");
+        assert_eq!(
+            frame_len(&[0x82, 126, 1]),
+            None,
+            "extended length incomplete"
+        );
     }
 }
