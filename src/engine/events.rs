@@ -140,6 +140,7 @@ pub(super) async fn apply(
             ctl.wake.notify_one();
         }
         Event::Disconnected(d) => {
+            ctl.acks.connection_lost();
             ctl.update(|s| {
                 if s.state == State::Connected {
                     s.state = State::Connecting;

@@ -51,6 +51,14 @@ impl AckWaiters {
         }
     }
 
+    /// The connection dropped: no ack can come for what is in flight, so
+    /// every waiter learns it now (its message stays queued for the resend).
+    pub(super) fn connection_lost(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+        }
+    }
+
     fn resolve(&self, id: &str, verdict: Verdict) {
         let waiter = self.0.lock().ok().and_then(|mut m| m.remove(id));
         if let Some(tx) = waiter {
