@@ -144,12 +144,22 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(filter: &str) {
-    let filter = wago::engine::diagnosis::log_filter(filter);
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use wago::engine::diagnosis::{is_connect_chain, quiet_connect_chains};
+    let env = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // The session logs one line per failed connection attempt; the
+    // library's multi-line chain of the same failure only at debug.
+    let quiet = quiet_connect_chains(filter);
+    let chains = tracing_subscriber::filter::dynamic_filter_fn(move |meta, cx| {
+        !(quiet && is_connect_chain(meta, cx.lookup_current().map(|s| s.name())))
+    });
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
-        .init();
+        .with_filter(env)
+        .with_filter(chains);
+    tracing_subscriber::registry().with(layer).init();
 }

@@ -454,19 +454,33 @@ async fn wago_pair_without_whatsapp_says_why_instead_of_timing_out_on_a_scan() {
     let gw = Gateway::start_with(
         dir.path(),
         &Opts::default()
-            .env("WAGO_WA_SERVER_URL", &format!("ws://127.0.0.1:{port}/ws/chat"))
+            .env(
+                "WAGO_WA_SERVER_URL",
+                &format!("ws://127.0.0.1:{port}/ws/chat"),
+            )
             .env("WAGO_WA_VERSION", simgw::VERSION),
     );
     let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
     let elsewhere = tempfile::tempdir().expect("tempdir");
     let mut p = Proc::spawn(
         wago(
-            &["pair", "--url", &gw.url(""), "--token", &token, "--timeout", "3"],
+            &[
+                "pair",
+                "--url",
+                &gw.url(""),
+                "--token",
+                &token,
+                "--timeout",
+                "3",
+            ],
             &[("WAGO_DATA_DIR", elsewhere.path().display().to_string())],
         ),
         false,
     );
-    let status = p.exit(Duration::from_secs(20)).await.expect("wago pair exits");
+    let status = p
+        .exit(Duration::from_secs(20))
+        .await
+        .expect("wago pair exits");
     assert!(!status.success(), "{}", p.text());
     let text = p.text();
     assert!(text.contains("no code to scan"), "{text}");

@@ -108,8 +108,9 @@ pub async fn connect(app: &App, req: Request<Incoming>) -> Result<Response<Body>
             // Decided: a code to show, online, stopped, or a failed attempt
             // (the session keeps retrying; the answer says why it is not up).
             let wait = rx.wait_for(|s| {
-                let settled = matches!(s.state, State::Connected | State::Failed | State::LoggedOut)
-                    || s.last_error.is_some();
+                let settled =
+                    matches!(s.state, State::Connected | State::Failed | State::LoggedOut)
+                        || s.last_error.is_some();
                 settled
                     || if by_code {
                         s.pair_code.is_some()

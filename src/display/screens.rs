@@ -100,9 +100,7 @@ pub fn pick(status: Option<&DisplayStatus>) -> Screen {
             Screen::Pairing
         }
         DisplayState::Connected if problems(s).is_empty() => Screen::Connected,
-        DisplayState::Connecting if s.phone.is_none() && diagnosis(s).is_none() => {
-            Screen::Starting
-        }
+        DisplayState::Connecting if s.phone.is_none() && diagnosis(s).is_none() => Screen::Starting,
         _ => Screen::Problems,
     }
 }
@@ -141,7 +139,10 @@ pub fn diagnosis_words(code: &str) -> (&'static str, &'static str) {
         "timeout" => ("WhatsApp does not answer", "Check cable or firewall"),
         "tls_failure" => ("Secure connection fails", "Proxy or captive portal?"),
         "version_fetch_failed" => ("web.whatsapp.com unreachable", "Check the firewall"),
-        "login_refused" => ("WhatsApp refused the login", "Press the button to link again"),
+        "login_refused" => (
+            "WhatsApp refused the login",
+            "Press the button to link again",
+        ),
         "rate_limited" => ("WhatsApp paused this number", "Wait, then connect again"),
         "client_outdated" => ("Box software too old", "Update the box"),
         _ => ("Cannot reach WhatsApp", "Check cable or Wi-Fi"),

@@ -99,23 +99,6 @@ impl FailureCode {
             FailureCode::ClientError => "client_error",
         }
     }
-
-    /// Whether the code says the box cannot reach WhatsApp at all (the
-    /// network, not the account): pairing cannot start until it is fixed.
-    pub fn is_unreachable(self) -> bool {
-        matches!(
-            self,
-            FailureCode::NoRoute
-                | FailureCode::DnsFailure
-                | FailureCode::ConnectionRefused
-                | FailureCode::ConnectionReset
-                | FailureCode::Timeout
-                | FailureCode::TlsFailure
-                | FailureCode::HandshakeFailed
-                | FailureCode::NetworkError
-                | FailureCode::VersionFetchFailed
-        )
-    }
 }
 
 impl std::fmt::Display for FailureCode {
@@ -218,22 +201,29 @@ impl FailureCounts {
     }
 }
 
-/// The library's span around one connection attempt; its error event (the
-/// whole error chain, multi-line) repeats what the session's own one line
-/// per attempt says.
-pub const CONNECT_SPAN_QUIET: &str = "whatsapp_rust::client::lifecycle[wa.conn.connect]=error";
+/// The library's span around one connection attempt. On failure it logs
+/// the whole error chain (multi-line, with a backtrace when enabled), which
+/// repeats what the session's own one line per attempt says.
+pub const CONNECT_SPAN: &str = "wa.conn.connect";
+/// Where that span's error event comes from.
+pub const CONNECT_TARGET: &str = "whatsapp_rust::client::lifecycle";
 
-/// The log filter to install for `configured`: the same, plus the quieting
-/// of the library's per-attempt error chains, unless the configured filter
-/// asks for debug or trace output or names the library itself.
-pub fn log_filter(configured: &str) -> String {
-    let wants_detail = ["debug", "trace", "whatsapp_rust"]
+/// Whether the log should drop the library's per-attempt error chains: yes,
+/// unless the configured filter asks for debug or trace output or names
+/// the library itself.
+pub fn quiet_connect_chains(configured: &str) -> bool {
+    !["debug", "trace", "whatsapp_rust"]
         .iter()
-        .any(|w| configured.contains(w));
-    if wants_detail || configured.trim().is_empty() {
-        return configured.to_string();
-    }
-    format!("{configured},{CONNECT_SPAN_QUIET}")
+        .any(|w| configured.contains(w))
+}
+
+/// Whether an event is the library's error chain for a failed connection
+/// attempt (`span`: the name of the span it is logged in).
+pub fn is_connect_chain(meta: &tracing::Metadata<'_>, span: Option<&str>) -> bool {
+    meta.is_event()
+        && meta.target() == CONNECT_TARGET
+        && span == Some(CONNECT_SPAN)
+        && meta.fields().field("error").is_some()
 }
 
 #[cfg(test)]
@@ -282,9 +272,31 @@ mod tests {
 
     #[test]
     fn the_library_chain_is_quiet_unless_detail_is_asked_for() {
-        assert_eq!(log_filter("info"), format!("info,{CONNECT_SPAN_QUIET}"));
-        assert_eq!(log_filter("wago=debug"), "wago=debug");
-        assert_eq!(log_filter("info,whatsapp_rust=warn"), "info,whatsapp_rust=warn");
+        assert!(quiet_connect_chains("info"));
+        assert!(quiet_connect_chains("warn,wago=info"));
+        assert!(!quiet_connect_chains("wago=debug"));
+        assert!(!quiet_connect_chains("info,whatsapp_rust=warn"));
+    }
+
+    #[test]
+    fn the_readme_table_and_the_openapi_enum_list_every_code() {
+        let readme = include_str!("../../README.md");
+        let openapi: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/openapi/session.json"))
+                .unwrap_or_default();
+        let listed = &openapi["components"]["schemas"]["SessionFailureCode"]["enum"];
+        for c in FailureCode::ALL {
+            assert!(
+                readme.contains(&format!("| `{c}` |")),
+                "README's \"When WhatsApp cannot be reached\" table lacks {c}"
+            );
+            assert!(
+                listed
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|v| v == c.as_str())),
+                "SessionFailureCode lacks {c}"
+            );
+        }
     }
 
     #[test]

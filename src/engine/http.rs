@@ -108,9 +108,7 @@ impl HttpClient for HyperHttp {
         if request.url != VERSION_URL {
             return self.send(request, REQUEST_TIMEOUT).await;
         }
-        let result = self
-            .send(request, super::transport::CONNECT_TIMEOUT)
-            .await;
+        let result = self.send(request, super::transport::CONNECT_TIMEOUT).await;
         if let Some(reporter) = &self.reporter {
             let cause = match &result {
                 Ok(r) if r.status_code >= 300 => Some(format!("HTTP {}", r.status_code)),
@@ -144,11 +142,7 @@ fn fetch_cause(e: &anyhow::Error) -> String {
 }
 
 impl HyperHttp {
-    async fn send(
-        &self,
-        request: HttpRequest,
-        limit: Duration,
-    ) -> anyhow::Result<HttpResponse> {
+    async fn send(&self, request: HttpRequest, limit: Duration) -> anyhow::Result<HttpResponse> {
         let mut builder = hyper::Request::builder()
             .method(request.method.as_str())
             .uri(self.target(&request.url).as_str());

@@ -52,7 +52,10 @@ enum OpenError {
     #[error("bad chat server URL {0}")]
     Url(String),
     #[error("cannot look up {host}: {source}")]
-    Lookup { host: String, source: std::io::Error },
+    Lookup {
+        host: String,
+        source: std::io::Error,
+    },
     #[error("{host} has no address")]
     NoAddress { host: String },
     #[error("cannot connect to {host} ({addr}): {source}")]
@@ -254,8 +257,7 @@ impl TransportFactory for DiagnosingTransport {
         anyhow::Error,
     > {
         let attempt = self.reporter.begin_attempt();
-        let opened = match tokio::time::timeout(CONNECT_TIMEOUT, open(&self.url, &self.tls)).await
-        {
+        let opened = match tokio::time::timeout(CONNECT_TIMEOUT, open(&self.url, &self.tls)).await {
             Ok(r) => r,
             Err(_) => Err(OpenError::Timeout {
                 host: Uri::try_from(self.url.as_str())
