@@ -278,3 +278,55 @@ async fn a_refused_login_reads_login_refused() {
     assert_eq!(v["data"]["LastErrorCode"], Value::Null, "{v}");
     assert_eq!(v["data"]["LastError"], Value::Null, "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_diagnosis_goes_once_the_network_is_fixed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let sim = Simulator::start().await.expect("sim");
+    let upstream = sim
+        .ws_url()
+        .trim_start_matches("ws://")
+        .trim_end_matches("/ws/chat")
+        .to_string();
+    // A "firewall" on loopback: resets every connection until it is
+    // fixed, then forwards to the simulator.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let fixed = Arc::new(AtomicBool::new(false));
+    let open = fixed.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let open = open.load(Ordering::SeqCst);
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                if !open {
+                    let _ = sock.readable().await;
+                    return;
+                }
+                if let Ok(mut up) = tokio::net::TcpStream::connect(&upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut sock, &mut up).await;
+                }
+            });
+        }
+    });
+    let (_dir, gw, token) = gateway(
+        &format!("ws://127.0.0.1:{port}/ws/chat"),
+        &[("WAGO_WA_VERSION", VERSION)],
+    )
+    .await;
+    expect_diagnosis(&gw, &token, "connection_reset", "reset").await;
+    fixed.store(true, Ordering::SeqCst);
+    // The session retries by itself; once through, the QR code replaces
+    // the diagnosis.
+    let v = wait_for(
+        &gw,
+        &token,
+        "/session/status",
+        Duration::from_secs(30),
+        |_, v| v["data"]["State"] == "pairing",
+    )
+    .await;
+    assert_eq!(v["data"]["LastErrorCode"], Value::Null, "{v}");
+    assert_eq!(v["data"]["LastError"], Value::Null, "{v}");
+}

@@ -157,7 +157,7 @@ fn no_pair_code(st: &SessionStatus) -> ApiError {
 }
 
 /// Prometheus lines for the sessions' connections: failed attempts by code
-/// since start, and each running session's state.
+/// since start, and when each session's current `LastError` happened.
 pub fn connection_metrics(app: &App, t: &mut String) {
     use std::fmt::Write as _;
     let name = "wago_session_connect_failures_total";

@@ -101,6 +101,24 @@ impl FailureCode {
     }
 }
 
+impl FailureCode {
+    /// Whether the code is about opening the socket (the network, not
+    /// WhatsApp's answer): a socket that opens makes it stale.
+    pub fn is_socket(self) -> bool {
+        matches!(
+            self,
+            FailureCode::NoRoute
+                | FailureCode::DnsFailure
+                | FailureCode::ConnectionRefused
+                | FailureCode::ConnectionReset
+                | FailureCode::Timeout
+                | FailureCode::TlsFailure
+                | FailureCode::HandshakeFailed
+                | FailureCode::NetworkError
+        )
+    }
+}
+
 impl std::fmt::Display for FailureCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -71,6 +71,7 @@ pub(super) async fn apply(
             let expires_at = now + qr.timeout.as_millis() as i64;
             ctl.update(|s| {
                 s.state = State::Pairing;
+                s.last_error = None;
                 s.qr = Some(Code {
                     code: qr.code.clone(),
                     expires_at,

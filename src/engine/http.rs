@@ -112,7 +112,10 @@ impl HttpClient for HyperHttp {
         if let Some(reporter) = &self.reporter {
             let cause = match &result {
                 Ok(r) if r.status_code >= 300 => Some(format!("HTTP {}", r.status_code)),
-                Ok(_) => None,
+                Ok(_) => {
+                    reporter.version_fetched();
+                    None
+                }
                 Err(e) => Some(fetch_cause(e)),
             };
             if let Some(cause) = cause {

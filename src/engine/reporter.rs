@@ -10,7 +10,7 @@
 //! problem, the version fetch only repeats it).
 
 use super::SessionCtl;
-use super::diagnosis::{Diagnosis, FailureCounts};
+use super::diagnosis::{Diagnosis, FailureCode, FailureCounts};
 use super::status::State;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -46,6 +46,26 @@ impl Reporter {
     pub(crate) fn socket_failed(&self, attempt: u64, d: Diagnosis) {
         self.socket_failed.store(attempt, Ordering::SeqCst);
         self.land(attempt, d);
+    }
+
+    /// The socket opened: a socket failure shown so far is stale.
+    pub(crate) fn socket_opened(&self) {
+        self.clear_if(FailureCode::is_socket);
+    }
+
+    /// The version was fetched: a version failure shown so far is stale.
+    pub(crate) fn version_fetched(&self) {
+        self.clear_if(|c| c == FailureCode::VersionFetchFailed);
+    }
+
+    fn clear_if(&self, stale: impl Fn(FailureCode) -> bool) {
+        if let Some(ctl) = self.ctl.upgrade() {
+            ctl.update(|s| {
+                if s.last_error.as_ref().is_some_and(|d| stale(d.code)) {
+                    s.last_error = None;
+                }
+            });
+        }
     }
 
     /// The version fetch of the current attempt failed.

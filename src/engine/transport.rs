@@ -267,7 +267,10 @@ impl TransportFactory for DiagnosingTransport {
             }),
         };
         match opened {
-            Ok(ws) => Ok(from_websocket(ws)),
+            Ok(ws) => {
+                self.reporter.socket_opened();
+                Ok(from_websocket(ws))
+            }
             Err(e) => {
                 tracing::debug!(error = ?e, "opening the chat socket failed");
                 self.reporter.socket_failed(attempt, e.diagnosis());
