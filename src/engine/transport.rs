@@ -203,7 +203,6 @@ async fn open(url: &str, tls: &Connector) -> Result<Socket, OpenError> {
         return Err(OpenError::NoAddress { host });
     }
     let tcp = connect_any(&host, &addrs).await?;
-    let _ = tcp.set_nodelay(true);
     let connector = if secure { tls } else { &Connector::Plain };
     let stream = connector
         .wrap(&host, tcp)
