@@ -144,11 +144,38 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let env = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(env)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
+        .finish()
+        .with(QuietConnectChains(
+            wago::engine::diagnosis::quiet_connect_chains(filter),
+        ))
         .init();
+}
+
+/// Drops the library's multi-line error chain of a failed connection
+/// attempt (when on): the session logs the same failure in one line.
+struct QuietConnectChains(bool);
+
+impl<S> tracing_subscriber::Layer<S> for QuietConnectChains
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn event_enabled(
+        &self,
+        event: &tracing::Event<'_>,
+        cx: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        !(self.0
+            && wago::engine::diagnosis::is_connect_chain(
+                event.metadata(),
+                cx.lookup_current().map(|s| s.name()),
+            ))
+    }
 }

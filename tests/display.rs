@@ -442,6 +442,53 @@ async fn wago_pair_prints_a_qr_that_links_the_phone_and_exits_0() {
 }
 
 #[tokio::test]
+async fn wago_pair_without_whatsapp_says_why_instead_of_timing_out_on_a_scan() {
+    // WhatsApp's address refuses connections: no code can ever be shown.
+    let port = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::start_with(
+        dir.path(),
+        &Opts::default()
+            .env(
+                "WAGO_WA_SERVER_URL",
+                &format!("ws://127.0.0.1:{port}/ws/chat"),
+            )
+            .env("WAGO_WA_VERSION", simgw::VERSION),
+    );
+    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let mut p = Proc::spawn(
+        wago(
+            &[
+                "pair",
+                "--url",
+                &gw.url(""),
+                "--token",
+                &token,
+                "--timeout",
+                "3",
+            ],
+            &[("WAGO_DATA_DIR", elsewhere.path().display().to_string())],
+        ),
+        false,
+    );
+    let status = p
+        .exit(Duration::from_secs(20))
+        .await
+        .expect("wago pair exits");
+    assert!(!status.success(), "{}", p.text());
+    let text = p.text();
+    assert!(text.contains("no code to scan"), "{text}");
+    assert!(text.contains("connection_refused"), "{text}");
+    assert!(!text.contains("waiting for the phone to scan"), "{text}");
+}
+
+#[tokio::test]
 async fn with_the_qr_kept_off_the_lan_events_carry_no_qr_but_the_box_itself_still_pairs() {
     let sim = Simulator::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");

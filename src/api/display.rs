@@ -156,7 +156,9 @@ async fn build(
         lan_url: lan_url(app),
         webhooks,
         last_message_at: st.last_message_at,
-        last_error: st.last_error.clone(),
+        last_error: st.last_error.as_ref().map(|d| d.message.clone()),
+        last_error_code: st.last_error.as_ref().map(|d| d.code.as_str().to_string()),
+        last_error_at: st.last_error.as_ref().map(|d| d.at),
         store_full,
         now,
     })

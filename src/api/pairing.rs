@@ -1,5 +1,9 @@
 //! Connection and pairing routes: `POST /session/connect`, `/session/disconnect`,
 //! `/session/logout`, `GET /session/qr` and `GET /session/status`.
+//!
+//! `LastError` stays the sentence it always was (WaGo clients read a
+//! string); `LastErrorCode` and `LastErrorAt` carry the diagnosis' stable
+//! code and time beside it.
 
 use super::body::{self, Empty};
 use super::reply::{ApiError, Body, ok};
@@ -13,7 +17,8 @@ use serde_json::json;
 use std::time::Duration;
 
 /// How long `connect` waits for a pair code or, without `Immediate`, for the
-/// session to reach pairing or connected.
+/// session to reach pairing or connected. A failed attempt ends the wait
+/// at once.
 pub const CONNECT_WAIT: Duration = Duration::from_secs(15);
 
 #[derive(Deserialize, Default)]
@@ -42,7 +47,9 @@ fn status_json(
         "PushName": app_status.push_name,
         "Events": events,
         "State": app_status.state,
-        "LastError": app_status.last_error,
+        "LastError": app_status.last_error.as_ref().map(|d| &d.message),
+        "LastErrorCode": app_status.last_error.as_ref().map(|d| d.code),
+        "LastErrorAt": app_status.last_error.as_ref().map(|d| d.at),
         "LastMessageAt": app_status.last_message_at,
         "QRAvailable": app_status.qr.is_some(),
         "PairCode": app_status.pair_code.as_ref().map(|c| &c.code),
@@ -98,25 +105,84 @@ pub async fn connect(app: &App, req: Request<Incoming>) -> Result<Response<Body>
     let mut st = started;
     if by_code || !r.immediate.unwrap_or(false) {
         if let Some(mut rx) = app.engine.watch(&rec.id) {
+            // Decided: a code to show, online, stopped, or a failed attempt
+            // (the session keeps retrying; the answer says why it is not up).
             let wait = rx.wait_for(|s| {
-                if by_code {
-                    s.pair_code.is_some()
-                        || matches!(s.state, State::Connected | State::Failed | State::LoggedOut)
-                } else {
-                    matches!(
-                        s.state,
-                        State::Pairing | State::Connected | State::Failed | State::LoggedOut
-                    )
-                }
+                let settled =
+                    matches!(s.state, State::Connected | State::Failed | State::LoggedOut)
+                        || s.last_error.is_some();
+                settled
+                    || if by_code {
+                        s.pair_code.is_some()
+                    } else {
+                        s.state == State::Pairing
+                    }
             });
             let _ = tokio::time::timeout(CONNECT_WAIT, wait).await;
         }
         st = app.engine.status(&rec.id);
+        if by_code && st.pair_code.is_none() && st.state != State::Connected {
+            return Err(no_pair_code(&st));
+        }
     }
     Ok(ok(
         StatusCode::OK,
         status_json(&st, &rec.id, &rec.name, &rec.events),
     ))
+}
+
+/// The 409 for a pair code that cannot be had, naming why.
+fn no_pair_code(st: &SessionStatus) -> ApiError {
+    let (code, why) = match &st.last_error {
+        Some(d) => (
+            "whatsapp_unreachable",
+            format!("no pair code: {}", d.message),
+        ),
+        None => (
+            "pair_code_pending",
+            format!(
+                "no pair code yet: WhatsApp did not answer within {} s; the session keeps trying, ask again shortly",
+                CONNECT_WAIT.as_secs()
+            ),
+        ),
+    };
+    let mut e = ApiError::new(StatusCode::CONFLICT, code, why);
+    e.details = Some(Box::new(json!({
+        "State": st.state,
+        "LastError": st.last_error.as_ref().map(|d| &d.message),
+        "LastErrorCode": st.last_error.as_ref().map(|d| d.code),
+        "LastErrorAt": st.last_error.as_ref().map(|d| d.at),
+    })));
+    e
+}
+
+/// Prometheus lines for the sessions' connections: failed attempts by code
+/// since start, and when each session's current `LastError` happened.
+pub fn connection_metrics(app: &App, t: &mut String) {
+    use std::fmt::Write as _;
+    let name = "wago_session_connect_failures_total";
+    let _ = writeln!(
+        t,
+        "# HELP {name} Failed connection attempts since start, by session and code.\n# TYPE {name} counter"
+    );
+    for (session, code, n) in app.engine.failure_counts() {
+        let _ = writeln!(t, "{name}{{session=\"{session}\",code=\"{code}\"}} {n}");
+    }
+    let name = "wago_session_last_error_timestamp_seconds";
+    let _ = writeln!(
+        t,
+        "# HELP {name} When the session's current LastError happened, by code.\n# TYPE {name} gauge"
+    );
+    for (session, st) in app.engine.statuses() {
+        if let Some(d) = &st.last_error {
+            let _ = writeln!(
+                t,
+                "{name}{{session=\"{session}\",code=\"{}\"}} {}",
+                d.code,
+                d.at as f64 / 1000.0
+            );
+        }
+    }
 }
 
 /// `POST /session/disconnect`: closes the connection, keeps the keys.

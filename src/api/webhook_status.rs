@@ -165,6 +165,7 @@ pub async fn metrics(app: &App, req: Request<Incoming>) -> Result<Response<Body>
     ] {
         let _ = writeln!(t, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
     }
+    super::pairing::connection_metrics(app, &mut t);
     let mut resp = Response::new(Full::new(Bytes::from(t)).boxed());
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -86,6 +86,12 @@ pub struct DisplayStatus {
     /// What went wrong last, in the engine's words.
     #[serde(rename = "LastError")]
     pub last_error: Option<String>,
+    /// The stable code of `last_error` (`dns_failure`, `tls_failure`, …).
+    #[serde(rename = "LastErrorCode", default)]
+    pub last_error_code: Option<String>,
+    /// When `last_error` happened, Unix ms.
+    #[serde(rename = "LastErrorAt", default)]
+    pub last_error_at: Option<i64>,
     /// The disk under the data directory is full (writes refused).
     #[serde(rename = "StoreFull")]
     pub store_full: bool,
@@ -111,6 +117,8 @@ impl DisplayStatus {
             webhooks: WebhookHealth::default(),
             last_message_at: None,
             last_error: None,
+            last_error_code: None,
+            last_error_at: None,
             store_full: false,
             now,
         }

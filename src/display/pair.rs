@@ -1,6 +1,8 @@
 //! `wago pair`: pairing from a laptop or over SSH. Starts pairing through
 //! the display routes, prints each QR code in the terminal as it rotates,
-//! and returns the number once the phone has scanned it.
+//! and returns the number once the phone has scanned it. While WhatsApp
+//! cannot be reached it prints the gateway's diagnosis as it changes, and
+//! gives up with it (not with "timed out") when no code was ever shown.
 
 use super::DisplayError;
 use super::client::{ClientError, GatewayClient};
@@ -33,6 +35,8 @@ pub async fn pair(opts: &PairOptions, out: &mut impl Write) -> Result<String, Di
     let started = Instant::now();
     let mut shown_qr: Option<String> = None;
     let mut shown_code: Option<String> = None;
+    let mut shown_error: Option<String> = None;
+    let mut last_diagnosis: Option<String> = None;
     let mut last_ok = Instant::now();
     let mut first = true;
     loop {
@@ -63,6 +67,14 @@ pub async fn pair(opts: &PairOptions, out: &mut impl Write) -> Result<String, Di
                         ));
                     }
                     _ => {}
+                }
+                last_diagnosis = diagnosis_line(&s);
+                if let Some(line) = &last_diagnosis
+                    && shown_error.as_ref() != Some(line)
+                {
+                    writeln!(out, "{line}; still trying...").map_err(io)?;
+                    out.flush().map_err(io)?;
+                    shown_error = Some(line.clone());
                 }
                 if let Some(q) = &s.qr_code
                     && shown_qr.as_ref() != Some(q)
@@ -116,10 +128,31 @@ pub async fn pair(opts: &PairOptions, out: &mut impl Write) -> Result<String, Di
             Err(_) => {}
         }
         if started.elapsed() > opts.timeout {
-            return Err(DisplayError::Gateway(
-                "timed out waiting for the phone to scan".into(),
-            ));
+            let never_shown = shown_qr.is_none() && shown_code.is_none();
+            return Err(DisplayError::Gateway(match last_diagnosis {
+                Some(line) if never_shown => format!("no code to scan: {line}"),
+                _ if never_shown => {
+                    "timed out: the gateway never got a code from WhatsApp (still connecting)"
+                        .into()
+                }
+                _ => "timed out waiting for the phone to scan".into(),
+            }));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// "WhatsApp cannot be reached (code): sentence" while the status carries a
+/// connection diagnosis and no code to scan.
+fn diagnosis_line(s: &super::model::DisplayStatus) -> Option<String> {
+    let code = s.last_error_code.as_deref()?;
+    if code == "connection_lost"
+        || s.qr_code.is_some()
+        || s.pair_code.is_some()
+        || s.state != DisplayState::Connecting
+    {
+        return None;
+    }
+    let said = s.last_error.as_deref().unwrap_or("");
+    Some(format!("WhatsApp cannot be reached ({code}): {said}"))
 }

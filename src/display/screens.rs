@@ -100,7 +100,7 @@ pub fn pick(status: Option<&DisplayStatus>) -> Screen {
             Screen::Pairing
         }
         DisplayState::Connected if problems(s).is_empty() => Screen::Connected,
-        DisplayState::Connecting if s.phone.is_none() => Screen::Starting,
+        DisplayState::Connecting if s.phone.is_none() && diagnosis(s).is_none() => Screen::Starting,
         _ => Screen::Problems,
     }
 }
@@ -127,11 +127,52 @@ fn problem(title: &str, detail: impl Into<String>, short: &str) -> Problem {
     }
 }
 
+/// The headline and the short advice for a connection diagnosis code (the
+/// engine's `LastErrorCode` names; an unknown code gets a generic line).
+pub fn diagnosis_words(code: &str) -> (&'static str, &'static str) {
+    match code {
+        "no_route" => ("No internet connection", "Check cable or Wi-Fi"),
+        "dns_failure" => ("Internet names do not resolve", "Check the router's DNS"),
+        "connection_refused" | "connection_reset" | "handshake_failed" => {
+            ("WhatsApp is blocked", "Check the firewall or proxy")
+        }
+        "timeout" => ("WhatsApp does not answer", "Check cable or firewall"),
+        "tls_failure" => ("Secure connection fails", "Proxy or captive portal?"),
+        "version_fetch_failed" => ("web.whatsapp.com unreachable", "Check the firewall"),
+        "login_refused" => (
+            "WhatsApp refused the login",
+            "Press the button to link again",
+        ),
+        "rate_limited" => ("WhatsApp paused this number", "Wait, then connect again"),
+        "client_outdated" => ("Box software too old", "Update the box"),
+        _ => ("Cannot reach WhatsApp", "Check cable or Wi-Fi"),
+    }
+}
+
+/// The status' diagnosis of why WhatsApp cannot be reached while the
+/// session tries to connect, when it has one worth a screen (a dropped
+/// connection that is being retried is not).
+fn diagnosis(s: &DisplayStatus) -> Option<&str> {
+    let code = s.last_error_code.as_deref()?;
+    (code != "connection_lost" && s.state == DisplayState::Connecting).then_some(code)
+}
+
 /// The problems a status shows, most important first.
 pub fn problems(s: &DisplayStatus) -> Vec<Problem> {
     let mut out = Vec::new();
     let paired = s.phone.is_some();
+    if let Some(code) = diagnosis(s) {
+        let (title, short) = diagnosis_words(code);
+        let said = s.last_error.as_deref().unwrap_or(title);
+        let detail = if paired {
+            format!("{said}. Messages wait and go out later.")
+        } else {
+            format!("{said}.")
+        };
+        out.push(problem(title, detail, short));
+    }
     match s.state {
+        _ if !out.is_empty() => {}
         DisplayState::NoSession => out.push(problem(
             "No WhatsApp account set up",
             "The installer creates one with the admin token: POST /session/init (see the README).",

@@ -4,6 +4,7 @@
 //! Inbound messages are not handled here: they are committed in the
 //! durability hook before this sees them (see `hook.rs`).
 
+use super::diagnosis::{Diagnosis, FailureCode};
 use super::session::Outcome;
 use super::{Code, Engine, SessionCtl, State, notices};
 use crate::event::now_ms;
@@ -46,13 +47,13 @@ pub(super) async fn apply(
         std::future::pending::<()>().await;
     }
     if let Some(outcome) = decide(event, failures, engine.inner.cfg.max_connect_failures) {
-        if let Outcome::Failed(reason) = &outcome {
-            ctl.update(|s| s.last_error = Some(reason.clone()));
+        if let Outcome::Failed(d) | Outcome::LoggedOut(Some(d)) = &outcome {
+            ctl.diagnose(&engine.inner.failures, d.clone(), None);
         }
         return Flow::Stop(outcome);
     }
     if let Event::ConnectFailure(_) = event {
-        ctl.update(|s| s.last_error = Some(refusal(event)));
+        ctl.diagnose(&engine.inner.failures, refusal(event), None);
     }
     if let Some(n) = notices::notice(event) {
         engine
@@ -70,6 +71,7 @@ pub(super) async fn apply(
             let expires_at = now + qr.timeout.as_millis() as i64;
             ctl.update(|s| {
                 s.state = State::Pairing;
+                s.last_error = None;
                 s.qr = Some(Code {
                     code: qr.code.clone(),
                     expires_at,
@@ -109,7 +111,11 @@ pub(super) async fn apply(
                 "pairing failed: {}",
                 serde_json::to_string(e).unwrap_or_default()
             );
-            ctl.update(|s| s.last_error = Some(reason));
+            ctl.diagnose(
+                &engine.inner.failures,
+                Diagnosis::new(FailureCode::PairingFailed, reason),
+                None,
+            );
         }
         Event::Connected(_) => {
             let (jid, lid, name) = (
@@ -145,7 +151,10 @@ pub(super) async fn apply(
                 if s.state == State::Connected {
                     s.state = State::Connecting;
                 }
-                s.last_error = Some(format!("connection lost ({:?}); reconnecting", d.reason));
+                s.last_error = Some(Diagnosis::new(
+                    FailureCode::ConnectionLost,
+                    format!("connection lost ({:?}); reconnecting", d.reason),
+                ));
             });
             engine
                 .publish(vec![ctl.event(
@@ -222,11 +231,11 @@ async fn reject_call(engine: &Engine, ctl: &SessionCtl, client: &Arc<Client>, ca
     }
 }
 
-/// The words for a refused connection.
-fn refusal(event: &Event) -> String {
-    match event {
+/// The diagnosis of a refused login.
+fn refusal(event: &Event) -> Diagnosis {
+    let words = match event {
         Event::ConnectFailure(f) => format!(
-            "WhatsApp refused the connection ({:?}{})",
+            "WhatsApp's server refused the login ({:?}{})",
             f.reason,
             f.message
                 .as_deref()
@@ -234,7 +243,8 @@ fn refusal(event: &Event) -> String {
                 .unwrap_or_default()
         ),
         _ => String::new(),
-    }
+    };
+    Diagnosis::new(FailureCode::LoginRefused, words)
 }
 
 /// Whether `event` ends this run of the client, and how. Counts refused
@@ -246,31 +256,46 @@ pub(super) fn decide(event: &Event, failures: &mut u32, max: u32) -> Option<Outc
             *failures = 0;
             None
         }
-        Event::PairingQrCodesExhausted(_) => Some(Outcome::Failed(
-            "pairing timed out: no QR code was scanned; connect again to get a new one".into(),
-        )),
-        Event::LoggedOut(lo) => Some(Outcome::LoggedOut(Some(format!(
-            "logged out by WhatsApp ({:?})",
-            lo.reason
-        )))),
-        Event::StreamReplaced(_) => Some(Outcome::Failed(
-            "another client took over this session (stream replaced)".into(),
-        )),
-        Event::TemporaryBan(ban) => Some(Outcome::Failed(format!(
-            "WhatsApp temporarily banned this number ({:?}) for {} s",
-            ban.code,
-            ban.expire.num_seconds()
+        Event::PairingQrCodesExhausted(_) => Some(Outcome::Failed(Diagnosis::new(
+            FailureCode::PairingFailed,
+            "pairing timed out: no QR code was scanned; connect again to get a new one",
         ))),
-        Event::ClientOutdated(_) => Some(Outcome::Failed(
-            "WhatsApp says this client version is outdated; update wago".into(),
-        )),
-        Event::ConnectFailure(f) if matches!(f.reason, ConnectFailureReason::LoggedOut) => Some(
-            Outcome::LoggedOut(Some("WhatsApp refused the login".into())),
-        ),
+        Event::LoggedOut(lo) => Some(Outcome::LoggedOut(Some(Diagnosis::new(
+            FailureCode::LoggedOut,
+            format!(
+                "this box was unlinked (from the phone, or by WhatsApp: {:?}); link it again",
+                lo.reason
+            ),
+        )))),
+        Event::StreamReplaced(_) => Some(Outcome::Failed(Diagnosis::new(
+            FailureCode::StreamReplaced,
+            "another client took over this session (stream replaced)",
+        ))),
+        Event::TemporaryBan(ban) => Some(Outcome::Failed(Diagnosis::new(
+            FailureCode::RateLimited,
+            format!(
+                "WhatsApp temporarily banned this number ({:?}) for {} s; wait, then connect again",
+                ban.code,
+                ban.expire.num_seconds()
+            ),
+        ))),
+        Event::ClientOutdated(_) => Some(Outcome::Failed(Diagnosis::new(
+            FailureCode::ClientOutdated,
+            "WhatsApp says this client version is outdated; update wago",
+        ))),
+        Event::ConnectFailure(f) if matches!(f.reason, ConnectFailureReason::LoggedOut) => {
+            Some(Outcome::LoggedOut(Some(Diagnosis::new(
+                FailureCode::LoggedOut,
+                "WhatsApp refused the login: this box is no longer linked; link it again",
+            ))))
+        }
         Event::ConnectFailure(_) => {
             *failures += 1;
-            (*failures >= max)
-                .then(|| Outcome::Failed(format!("{}, {failures} times in a row", refusal(event))))
+            (*failures >= max).then(|| {
+                let mut d = refusal(event);
+                d.message = format!("{}, {failures} times in a row", d.message);
+                Outcome::Failed(d)
+            })
         }
         _ => None,
     }

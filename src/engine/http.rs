@@ -1,13 +1,18 @@
 //! The HTTP client the WhatsApp library uses (version lookup, media).
 //!
 //! hyper-util with rustls (ring, webpki roots): no OpenSSL. Every request is
-//! bounded in time and response size.
+//! bounded in time and response size. A session's client reports a failed
+//! fetch of WhatsApp Web's current version to the session ([`Reporter`]):
+//! without it the client cannot log in.
 
+use super::diagnosis::{Diagnosis, FailureCode, cause_words, io_class, root_io};
+use super::reporter::Reporter;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use std::sync::Arc;
 use std::time::Duration;
 use whatsapp_rust::wacore::net::{HttpClient, HttpRequest, HttpResponse};
 
@@ -15,6 +20,9 @@ use whatsapp_rust::wacore::net::{HttpClient, HttpRequest, HttpResponse};
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest response body accepted (media downloads included).
 pub const MAX_RESPONSE_BYTES: usize = 100 * 1024 * 1024;
+/// Where whatsapp-rust 0.7 fetches WhatsApp Web's current version (its
+/// private `SW_URL`; re-check when the library moves).
+pub const VERSION_URL: &str = "https://web.whatsapp.com/sw.js";
 
 /// hyper-based [`HttpClient`].
 #[derive(Clone)]
@@ -24,6 +32,8 @@ pub struct HyperHttp {
     /// request instead of its host (the simulator's media host).
     #[cfg(feature = "test-sim")]
     media_redirect: Option<String>,
+    /// The session told about a failed version fetch.
+    reporter: Option<Arc<Reporter>>,
 }
 
 impl std::fmt::Debug for HyperHttp {
@@ -46,6 +56,7 @@ impl HyperHttp {
                 .build(https),
             #[cfg(feature = "test-sim")]
             media_redirect: None,
+            reporter: None,
         }
     }
 
@@ -64,6 +75,12 @@ impl HyperHttp {
                 .map(|u| u.trim_end_matches('/').to_string());
         }
         http
+    }
+
+    /// Reports failed version fetches to a session.
+    pub(crate) fn reporting_to(mut self, reporter: Arc<Reporter>) -> Self {
+        self.reporter = Some(reporter);
+        self
     }
 
     /// The URL actually requested for `url`.
@@ -88,6 +105,47 @@ impl Default for HyperHttp {
 #[whatsapp_rust::async_trait]
 impl HttpClient for HyperHttp {
     async fn execute(&self, request: HttpRequest) -> anyhow::Result<HttpResponse> {
+        if request.url != VERSION_URL {
+            return self.send(request, REQUEST_TIMEOUT).await;
+        }
+        let result = self.send(request, super::transport::CONNECT_TIMEOUT).await;
+        if let Some(reporter) = &self.reporter {
+            let cause = match &result {
+                Ok(r) if r.status_code >= 300 => Some(format!("HTTP {}", r.status_code)),
+                Ok(_) => {
+                    reporter.version_fetched();
+                    None
+                }
+                Err(e) => Some(fetch_cause(e)),
+            };
+            if let Some(cause) = cause {
+                reporter.version_failed(Diagnosis::new(
+                    FailureCode::VersionFetchFailed,
+                    format!(
+                        "cannot fetch WhatsApp Web's current version from web.whatsapp.com ({cause}): the box needs HTTPS access to web.whatsapp.com, or set whatsapp.version"
+                    ),
+                ));
+            }
+        }
+        result
+    }
+}
+
+/// Why a request failed, in a few words: the I/O class at the bottom of
+/// the chain, or the deepest error's own words.
+fn fetch_cause(e: &anyhow::Error) -> String {
+    let chain: &(dyn std::error::Error + 'static) = e.as_ref();
+    if let Some(code) = root_io(chain).and_then(io_class) {
+        return cause_words(code).to_string();
+    }
+    e.chain()
+        .last()
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| e.to_string())
+}
+
+impl HyperHttp {
+    async fn send(&self, request: HttpRequest, limit: Duration) -> anyhow::Result<HttpResponse> {
         let mut builder = hyper::Request::builder()
             .method(request.method.as_str())
             .uri(self.target(&request.url).as_str());
@@ -106,9 +164,9 @@ impl HttpClient for HyperHttp {
                 .to_vec();
             Ok::<_, anyhow::Error>(HttpResponse { status_code, body })
         };
-        tokio::time::timeout(REQUEST_TIMEOUT, fut)
+        tokio::time::timeout(limit, fut)
             .await
-            .map_err(|_| anyhow::anyhow!("HTTP request timed out after {REQUEST_TIMEOUT:?}"))?
+            .map_err(|_| anyhow::anyhow!("HTTP request timed out after {limit:?}"))?
     }
 }
 

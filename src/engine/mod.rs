@@ -12,6 +12,7 @@
 mod actions;
 pub mod backend;
 pub mod contacts;
+pub mod diagnosis;
 mod events;
 pub mod groups;
 mod hook;
@@ -23,12 +24,15 @@ pub mod notices;
 mod outbound;
 mod outgoing;
 pub mod qr;
+mod reporter;
 mod sender;
 mod session;
 mod settle;
 pub mod status;
+mod transport;
 
 pub use actions::ChatPresence;
+pub use diagnosis::{Diagnosis, FailureCode};
 pub use outgoing::Outgoing;
 pub use status::{Code, SessionStatus, State};
 
@@ -159,6 +163,8 @@ struct Inner {
     sessions: Mutex<HashMap<String, Arc<SessionCtl>>>,
     /// Wakes the expiry sweeper (a send was accepted).
     expiry_wake: Notify,
+    /// Failed connection attempts by session and code (`/metrics`).
+    failures: Arc<diagnosis::FailureCounts>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -181,6 +187,7 @@ impl Engine {
                 tasks: TaskTracker::new(),
                 sessions: Mutex::new(HashMap::new()),
                 expiry_wake: Notify::new(),
+                failures: Arc::default(),
             }),
         };
         if !engine.inner.cfg.send_max_age.is_zero() {
@@ -412,7 +419,26 @@ impl Engine {
             .and_then(|s| s.get(session).cloned())
     }
 
-    fn set_stopped_status(&self, session: &str, state: State, error: Option<String>) {
+    /// Every started session's status now, by id.
+    pub fn statuses(&self) -> Vec<(String, SessionStatus)> {
+        let now = now_ms();
+        let mut all: Vec<_> = match self.inner.sessions.lock() {
+            Ok(s) => s
+                .iter()
+                .map(|(id, c)| (id.clone(), c.status.borrow().at(now)))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// Failed connection attempts since start: (session, code, count).
+    pub fn failure_counts(&self) -> Vec<(String, FailureCode, u64)> {
+        self.inner.failures.snapshot()
+    }
+
+    fn set_stopped_status(&self, session: &str, state: State, error: Option<Diagnosis>) {
         if let Some(ctl) = self.ctl(session) {
             ctl.update(|s| {
                 s.state = state;

@@ -8,9 +8,12 @@
 //! `failed` and the reason. Commands (disconnect, logout) and the engine's
 //! shutdown token end it cleanly. On exit it cancels the session's token.
 
+use super::diagnosis::{Diagnosis, FailureCode};
 use super::events::{self, Flow};
 use super::hook::StoreHook;
 use super::http::HyperHttp;
+use super::reporter::Reporter;
+use super::transport::DiagnosingTransport;
 use super::{Command, Engine, SessionCtl, State, backend::RedbBackend, sender};
 use crate::supervisor::{Criticality, DEFAULT_MAX_SILENCE, HEARTBEAT_INTERVAL};
 use rand::Rng;
@@ -20,7 +23,6 @@ use tokio::sync::mpsc;
 use whatsapp_rust::TokioRuntime;
 use whatsapp_rust::bot::{Bot, BotHandle};
 use whatsapp_rust::pair_code::PairCodeOptions;
-use whatsapp_rust::transport::TokioWebSocketTransportFactory;
 use whatsapp_rust::wacore::types::events::{Event, EventHandler};
 
 /// Restarts of an exited run loop before the session is marked failed.
@@ -36,9 +38,9 @@ pub(super) enum Outcome {
     /// Shutdown or an explicit disconnect.
     Stopped,
     /// Logged out (by us or by the phone): keys must go.
-    LoggedOut(Option<String>),
+    LoggedOut(Option<Diagnosis>),
     /// Gave up, with the reason.
-    Failed(String),
+    Failed(Diagnosis),
     /// The run loop ended by itself.
     Exited,
 }
@@ -66,8 +68,9 @@ pub(super) async fn run(
             Outcome::Exited if !ctl.cancel.is_cancelled() => {
                 restarts += 1;
                 if restarts > MAX_RESTARTS {
-                    break Outcome::Failed(format!(
-                        "the WhatsApp client stopped {restarts} times in a row"
+                    break Outcome::Failed(Diagnosis::new(
+                        FailureCode::ClientError,
+                        format!("the WhatsApp client stopped {restarts} times in a row"),
                     ));
                 }
                 let delay = backoff(restarts);
@@ -107,7 +110,7 @@ async fn finish(engine: &Engine, ctl: &SessionCtl, outcome: Outcome) {
             let ev = ctl.event(
                 "session.logged_out",
                 None,
-                serde_json::json!({ "reason": reason }),
+                serde_json::json!({ "reason": reason.as_ref().map(|d| &d.message) }),
             );
             engine.publish(vec![ev]).await;
             ctl.update(|s| {
@@ -120,7 +123,7 @@ async fn finish(engine: &Engine, ctl: &SessionCtl, outcome: Outcome) {
             });
         }
         Outcome::Failed(reason) => {
-            tracing::error!(session = %ctl.id, %reason, "session failed");
+            tracing::error!(session = %ctl.id, code = %reason.code, "session failed: {reason}");
             ctl.update(|s| {
                 s.state = State::Failed;
                 s.qr = None;
@@ -146,7 +149,12 @@ async fn run_once(
     let (tx, mut events) = mpsc::unbounded_channel();
     let bot = match build(engine, ctl, pair_phone, tx).await {
         Ok(b) => b,
-        Err(e) => return Outcome::Failed(format!("cannot start the WhatsApp client: {e}")),
+        Err(e) => {
+            return Outcome::Failed(Diagnosis::new(
+                FailureCode::ClientError,
+                format!("cannot start the WhatsApp client: {e}"),
+            ));
+        }
     };
     let mut handle: BotHandle = bot.spawn();
     let client = handle.client();
@@ -208,14 +216,13 @@ async fn build(
 ) -> Result<Bot, String> {
     let cfg = &engine.inner.cfg;
     let backend = Arc::new(RedbBackend::new(engine.inner.store.clone(), ctl.id.clone()));
-    let mut transport = TokioWebSocketTransportFactory::new();
-    if let Some(url) = &cfg.server_url {
-        transport = transport.with_url(url.clone());
-    }
+    // Both report why a connection attempt failed to the session.
+    let reporter = Reporter::new(ctl, engine.inner.failures.clone());
+    let transport = DiagnosingTransport::new(cfg.server_url.clone(), reporter.clone());
     let mut builder = Bot::builder()
         .with_backend_arc(backend)
         .with_transport_factory(transport)
-        .with_http_client(HyperHttp::for_whatsapp())
+        .with_http_client(HyperHttp::for_whatsapp().reporting_to(reporter))
         .with_runtime(TokioRuntime)
         .with_event_handler(Forward(events))
         .with_inbound_durability_hook(StoreHook::new(engine.clone(), ctl.clone()))

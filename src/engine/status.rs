@@ -10,6 +10,7 @@
 //! `pairing` is only ever reported while a QR code or pair code is valid: a
 //! session whose code expired reports `connecting` until the next one.
 
+use super::diagnosis::Diagnosis;
 use serde::Serialize;
 
 /// The state machine's states.
@@ -50,8 +51,8 @@ pub struct SessionStatus {
     pub lid: Option<String>,
     /// The account's push name.
     pub push_name: Option<String>,
-    /// What went wrong last, in words.
-    pub last_error: Option<String>,
+    /// What went wrong last: a stable code, a sentence, the time.
+    pub last_error: Option<Diagnosis>,
     /// The current QR code while pairing.
     pub qr: Option<Code>,
     /// The current pair code while pairing by phone number.

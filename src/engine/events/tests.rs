@@ -82,7 +82,7 @@ fn refusals_fail_only_when_repeated_and_connected_resets_the_count() {
         &mut failures,
         5,
     ) {
-        Some(Outcome::Failed(r)) => assert!(r.contains("5 times in a row"), "{r}"),
+        Some(Outcome::Failed(r)) => assert!(r.message.contains("5 times in a row"), "{r}"),
         other => panic!("expected failed, got {other:?}"),
     }
 }

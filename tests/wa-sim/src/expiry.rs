@@ -1,5 +1,7 @@
 //! WhatsApp's media copies expire: tests drop the stored blobs so the
 //! client's next download of them fails with 404, as the real CDN answers.
+//! And WhatsApp may refuse a linked device's login: tests make every login
+//! end in `<failure reason>`.
 
 use crate::Simulator;
 
@@ -15,5 +17,12 @@ impl Simulator {
         };
         self.shared.bump();
         n
+    }
+
+    /// From now on, refuse every companion login with `<failure reason="…">`
+    /// (`400` generic, `503` unavailable, …); `None` lets logins in again.
+    pub fn refuse_logins(&self, reason: Option<&str>) {
+        self.shared.lock().refuse_logins = reason.map(str::to_string);
+        self.shared.bump();
     }
 }

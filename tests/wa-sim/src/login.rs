@@ -29,6 +29,17 @@ pub(crate) fn on_established(
 
 fn login(shared: &Arc<Shared>, ctx: &mut ConnCtx, kind: HandshakeKind, user: u64, device: u32) {
     let user = user.to_string();
+    let refusal = shared.lock().refuse_logins.clone();
+    if let Some(reason) = refusal {
+        ctx.send(
+            NodeBuilder::new("failure")
+                .attr("reason", reason)
+                .attr("location", "sim")
+                .build(),
+        );
+        ctx.close();
+        return;
+    }
     let allowed = u16::try_from(device).ok().and_then(|device| {
         let inner = shared.lock();
         let account = inner.accounts.get(&user)?;

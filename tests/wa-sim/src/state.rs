@@ -238,6 +238,8 @@ pub(crate) struct Inner {
     pub(crate) blobs: HashMap<String, Vec<u8>>,
     /// Handshake of every successful companion login, oldest first.
     pub(crate) logins: Vec<crate::noise::HandshakeKind>,
+    /// When set, every companion login is refused with `<failure reason>`.
+    pub(crate) refuse_logins: Option<String>,
     /// `<call>` stanzas the client sent, oldest first.
     pub(crate) client_calls: Vec<crate::calls::ClientCall>,
     /// Groups by JID, and the number of groups made so far.
@@ -288,6 +290,7 @@ impl Shared {
                 client_chat_states: Vec::new(),
                 offline: HashMap::new(),
                 logins: Vec::new(),
+                refuse_logins: None,
                 pair_codes: Vec::new(),
                 blobs: HashMap::new(),
                 client_calls: Vec::new(),
