@@ -16,14 +16,16 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 256;
 pub const DEFAULT_PEER_CONNECTIONS: u32 = 32;
 /// Default connections kept for 127.0.0.1 / ::1 (the display, local tools).
 pub const DEFAULT_LOCAL_RESERVED: u32 = 16;
-/// Default requests per second of one peer address (sustained).
-pub const DEFAULT_PEER_RATE: u32 = 50;
+/// Default requests per second of one peer address (sustained): a till, a
+/// dashboard or an integration on a shop LAN needs a few; every accepted
+/// send is a store commit on an SD card.
+pub const DEFAULT_PEER_RATE: u32 = 20;
 /// Default burst of one peer address.
-pub const DEFAULT_PEER_BURST: u32 = 100;
+pub const DEFAULT_PEER_BURST: u32 = 40;
 /// Default requests per second of one token (sustained).
-pub const DEFAULT_TOKEN_RATE: u32 = 50;
+pub const DEFAULT_TOKEN_RATE: u32 = 20;
 /// Default burst of one token.
-pub const DEFAULT_TOKEN_BURST: u32 = 100;
+pub const DEFAULT_TOKEN_BURST: u32 = 40;
 /// Default requests per second kept for the display token (it polls once a second).
 pub const DEFAULT_DISPLAY_RATE: u32 = 10;
 /// Default open `GET /events/stream` per session token.

@@ -4,13 +4,21 @@
 //! Pure bookkeeping under one lock, no I/O: closing a connection means
 //! waking its `kick` (its task then drops the socket) and forgetting it here
 //! at once, so the counts are right before the task gets to run. Holds at
-//! most `max_connections` entries; every scan is linear over them.
+//! most `max_connections` entries; every scan is linear over them. Those
+//! closed but not yet dropped are counted too: with them, no more than
+//! 1.25 × `max_connections` sockets are ever open (the fd bound).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+
+/// How long a connection must have waited for its next request before it
+/// counts as idle and may be closed for someone else's new one: a fresh
+/// connection whose request is on its way is never taken for an idle one,
+/// however fast others reconnect.
+pub const IDLE_AFTER: Duration = Duration::from_millis(500);
 
 /// One connection's number in the table.
 pub type ConnId = u64;
@@ -82,6 +90,9 @@ pub fn is_local(ip: IpAddr) -> bool {
 pub struct Table {
     entries: HashMap<ConnId, Entry>,
     peers: HashMap<IpAddr, usize>,
+    /// Kicked connections whose task has not dropped the socket yet: they
+    /// still hold a file descriptor.
+    closing: usize,
     next: ConnId,
 }
 
@@ -113,6 +124,10 @@ impl Table {
         caps: &Caps,
     ) -> Result<(ConnId, Arc<Notify>, Vec<Shed>), (Refusal, Vec<Shed>)> {
         let mut shed = Vec::new();
+        // Sockets being closed still count towards the fd bound.
+        if self.open() + self.closing >= caps.max + caps.max / 4 {
+            return Err((Refusal::MaxConnections, shed));
+        }
         let local = is_local(ip);
         let peer_cap = caps.peer + if local { caps.local_reserved } else { 0 };
         if self.count(ip) >= peer_cap {
@@ -127,7 +142,9 @@ impl Table {
         // Under pressure every new connection closes the oldest idle one,
         // so room is made before the cap is reached.
         if self.open() >= caps.high_water
-            && let Some(id) = self.oldest(|e| e.phase == Phase::Waiting)
+            && let Some(id) = self.oldest(|e| {
+                e.phase == Phase::Waiting && now.saturating_duration_since(e.since) >= IDLE_AFTER
+            })
         {
             self.kick(id);
             shed.push(Shed::Idle);
@@ -210,8 +227,9 @@ impl Table {
 
     /// Forgets `id` (its task ended). Nothing happens if it was kicked.
     pub fn remove(&mut self, id: ConnId) {
-        if let Some(e) = self.entries.remove(&id) {
-            self.forget_peer(e.ip);
+        match self.entries.remove(&id) {
+            Some(e) => self.forget_peer(e.ip),
+            None => self.closing = self.closing.saturating_sub(1),
         }
     }
 
@@ -219,6 +237,7 @@ impl Table {
         if let Some(e) = self.entries.remove(&id) {
             e.kick.notify_one();
             self.forget_peer(e.ip);
+            self.closing += 1;
         }
     }
 
@@ -344,9 +363,16 @@ mod tests {
                 tb.begin(id, t(n, base));
             }
         }
-        let (_, _, shed) = tb.admit(ip(4), t(10, base), &CAPS).expect("admit");
+        let idle = idle.expect("idle");
+        // Waiting a few ms is not idle yet: its request may be on its way.
+        let (young, _, shed) = tb.admit(ip(4), t(10, base), &CAPS).expect("admit");
+        assert_eq!(shed, vec![Shed::BusiestPeer]);
+        assert!(tb.entries.contains_key(&idle));
+        tb.begin(young, t(10, base));
+        // Past IDLE_AFTER it goes first.
+        let (_, _, shed) = tb.admit(ip(5), t(1000, base), &CAPS).expect("admit");
         assert_eq!(shed, vec![Shed::Idle]);
-        assert!(!tb.entries.contains_key(&idle.expect("idle")));
+        assert!(!tb.entries.contains_key(&idle));
         assert_eq!(tb.open(), 8);
     }
 
@@ -354,9 +380,9 @@ mod tests {
     fn sweep_closes_long_waiters_only_under_pressure() {
         let base = Instant::now();
         let mut tb = Table::default();
-        for n in 0..7 {
-            tb.admit(ip(2), t(n, base), &CAPS).ok();
-            tb.admit(ip(3), t(n, base), &CAPS).ok();
+        for n in 0..4 {
+            tb.admit(ip(2), t(n, base), &CAPS).expect("admit");
+            tb.admit(ip(3), t(n, base), &CAPS).expect("admit");
         }
         let busy = tb.admit(ip(4), t(0, base), &CAPS).expect("admit").0;
         tb.begin(busy, t(0, base));
@@ -366,6 +392,31 @@ mod tests {
         assert_eq!(swept, before - 1, "all but the busy one");
         assert_eq!(tb.open(), 1);
         assert_eq!(tb.sweep(t(9000, base), Duration::from_secs(2), &CAPS), 0);
+    }
+
+    #[test]
+    fn sockets_still_closing_count_towards_the_fd_bound() {
+        let base = Instant::now();
+        let mut tb = Table::default();
+        // Peer .2 recycles its own idle connections; their tasks have not run yet.
+        let mut first = Vec::new();
+        for n in 0..40u64 {
+            match tb.admit(ip(2), t(n, base), &CAPS) {
+                Ok((id, _, _)) => first.push(id),
+                Err((r, _)) => {
+                    assert_eq!(r, Refusal::MaxConnections);
+                    assert_eq!(tb.open() + tb.closing, CAPS.max + CAPS.max / 4);
+                    // Once the kicked tasks drop their sockets, room again.
+                    for id in first.drain(..) {
+                        tb.remove(id);
+                    }
+                    assert_eq!(tb.closing, 0);
+                    tb.admit(ip(2), t(n, base), &CAPS).expect("room again");
+                    return;
+                }
+            }
+        }
+        panic!("never refused");
     }
 
     #[test]
