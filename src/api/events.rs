@@ -119,7 +119,7 @@ pub async fn stream(app: &App, req: Request<Incoming>) -> Result<Response<Body>,
     ) {
         (Some(shield), Some(peer)) => match shield.open_stream(peer.0.ip(), &rec.id) {
             Ok(place) => Some(place),
-            Err(refused) => return Ok(refused),
+            Err(refused) => return Ok(refused.into_response()),
         },
         _ => None,
     };

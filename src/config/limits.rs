@@ -163,7 +163,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let cases: &[(&str, fn(&mut LimitsConfig))] = &[
+        type Case = (&'static str, fn(&mut LimitsConfig));
+        let cases: &[Case] = &[
             ("limits.max_connections", |c| c.max_connections = 1),
             ("limits.peer_connections", |c| c.peer_connections = 0),
             ("limits.peer_connections", |c| c.peer_connections = 999),

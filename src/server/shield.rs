@@ -254,7 +254,7 @@ impl Shield {
         self: &Arc<Self>,
         ip: IpAddr,
         session: &str,
-    ) -> Result<StreamGuard, Response<Body>> {
+    ) -> Result<StreamGuard, Limited> {
         let mut s = lock(&self.streams);
         let n = s.entry(session.to_string()).or_default();
         if *n >= self.cfg.streams_per_token {
@@ -263,8 +263,7 @@ impl Shield {
             return Err(Limited {
                 reason: Reason::StreamsPerToken,
                 retry_after: STREAM_RETRY,
-            }
-            .into_response());
+            });
         }
         *n += 1;
         Ok(StreamGuard {
