@@ -60,11 +60,13 @@ async fn a_token_over_its_rate_gets_429_with_retry_after() {
     let admin = gw.admin_token();
     let (_, a) = create_session(&gw, &admin, "a").await;
     let (_, b) = create_session(&gw, &admin, "b").await;
+    // From 127.0.0.2: the box's own 127.0.0.1 is not rate-limited.
+    let lan = client_from(peer(2), Duration::from_secs(10));
     let status = |token: String| {
         let url = gw.url("/session/status");
+        let lan = lan.clone();
         async move {
-            client()
-                .get(url)
+            lan.get(url)
                 .header("token", token)
                 .send()
                 .await
@@ -89,18 +91,27 @@ async fn a_token_over_its_rate_gets_429_with_retry_after() {
     assert_eq!(v["error"], "rate_limited", "{v}");
     assert_eq!(v["details"]["limit"], "token_rate", "{v}");
     assert_eq!(v["details"]["retry_after_secs"], retry, "{v}");
-    // Another token has its own bucket.
+    // Another token has its own bucket, and the box itself is not limited.
     assert_eq!(status(b.clone()).await.status(), 200);
+    for _ in 0..5 {
+        let r = client()
+            .get(gw.url("/session/status"))
+            .header("token", &a)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200, "127.0.0.1 is the box itself");
+    }
 
     // One event stream per token: the second is refused while the first is open.
-    let first = client()
+    let first = lan
         .get(gw.url("/events/stream"))
         .header("token", &b)
         .send()
         .await
         .expect("stream");
     assert_eq!(first.status(), 200);
-    let second = client()
+    let second = lan
         .get(gw.url("/events/stream"))
         .header("token", &b)
         .send()
@@ -130,7 +141,7 @@ async fn a_token_over_its_rate_gets_429_with_retry_after() {
     );
     assert!(m.contains("wago_event_streams 1\n"), "{m}");
     assert!(
-        m.contains("wago_peer_connections{peer=\"127.0.0.1\"}"),
+        m.contains("wago_peer_connections{peer=\"127.0.0.2\"}"),
         "{m}"
     );
     // One log line for the limited peer, not one per refusal.

@@ -136,18 +136,6 @@ impl LimitsConfig {
                 return Err(err(k, format!("must be between {lo} and {hi}")));
             }
         }
-        if self.peer_burst < self.peer_rate {
-            return Err(err(
-                "peer_burst",
-                "must be at least limits.peer_rate".into(),
-            ));
-        }
-        if self.token_burst < self.token_rate {
-            return Err(err(
-                "token_burst",
-                "must be at least limits.token_rate".into(),
-            ));
-        }
         Ok(())
     }
 }
@@ -155,6 +143,26 @@ impl LimitsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_keys_and_env_overrides() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("wago.toml");
+        std::fs::write(&path, "[limits]\npeer_connections = 8\ntoken_rate = 5\n").expect("write");
+        let env = [
+            ("WAGO_LIMITS_PEER_RATE", "7"),
+            ("WAGO_LIMITS_TOKEN_RATE", "9"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let cfg = super::super::Config::load(Some(&path), env).expect("load");
+        assert_eq!(cfg.limits.peer_connections, 8);
+        assert_eq!(cfg.limits.peer_rate, 7);
+        assert_eq!(cfg.limits.token_rate, 9, "the environment wins");
+        assert_eq!(cfg.limits.max_connections, DEFAULT_MAX_CONNECTIONS);
+        std::fs::write(&path, "[limits]\npeer_conections = 8\n").expect("write");
+        let e = super::super::Config::load(Some(&path), []).expect_err("unknown key");
+        assert!(e.to_string().contains("peer_conections"), "{e}");
+    }
 
     #[test]
     fn defaults_are_valid() {
@@ -169,9 +177,9 @@ mod tests {
             ("limits.peer_connections", |c| c.peer_connections = 0),
             ("limits.peer_connections", |c| c.peer_connections = 999),
             ("limits.local_reserved", |c| c.local_reserved = 200),
-            ("limits.peer_burst", |c| c.peer_burst = 10),
+            ("limits.peer_burst", |c| c.peer_burst = 0),
             ("limits.token_rate", |c| c.token_rate = 0),
-            ("limits.token_burst", |c| c.token_burst = 1),
+            ("limits.token_burst", |c| c.token_burst = 0),
             ("limits.streams_per_token", |c| c.streams_per_token = 0),
             ("limits.pressure_percent", |c| c.pressure_percent = 5),
         ];

@@ -7,6 +7,8 @@
 //! the display and `wago pair`). Tokens are known once headers are in, so
 //! requests are limited by address and by token; the display token has a
 //! bucket of its own that no flood can drain, and skips the per-address one.
+//! Requests from 127.0.0.1 / ::1 are not rate-limited at all: the box's own
+//! processes are trusted like the admin.
 //! A refused request is answered `429 rate_limited` with `Retry-After` before
 //! the API sees it.
 
@@ -217,9 +219,14 @@ impl Shield {
         lock(&self.table).open() >= self.caps.high_water
     }
 
-    /// Checks a request's rates: the display token's own bucket, else the
-    /// peer's and then the token's.
+    /// Checks a request's rates: none for the box itself; the display
+    /// token's own bucket; else the peer's and then the token's.
     pub fn check_request(&self, ip: IpAddr, headers: &HeaderMap) -> Result<(), Limited> {
+        // The box's own processes (the display, `wago pair`, an admin's
+        // tools over ssh) are trusted like the admin: rates guard the LAN.
+        if super::conns::is_local(ip) {
+            return Ok(());
+        }
         let now = Instant::now();
         let hash = crate::api::presented_token(headers).map(crate::store::hash_token);
         let limited = |reason, retry_after| Limited {
