@@ -7,7 +7,8 @@
 //! 127.0.0.2 holds up to 2,000 idle and 200 slowloris connections and
 //! floods `GET /health` and `POST /send/text` from 16 closed-loop workers.
 //! Prints one line per phase: offered and served requests/s of the
-//! well-behaved peers, their p50/p99, and the flood's own rate and answers.
+//! well-behaved peers, their p50/p99, and the flood's own rate and answers;
+//! then the gateway's peak RSS (`VmHWM`) and open fds.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -212,6 +213,15 @@ async fn main() {
     println!(
         "with flood: {PEERS} well-behaved peers offered {o:.0} req/s, served {s:.0} req/s, p50 {p50:.1} ms, p99 {p99:.1} ms; flood {flood_rate:.0} req/s, answers so far {after:?}"
     );
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .unwrap_or("VmHWM: ?")
+        .to_string();
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", child.id())).map_or(0, |d| d.count());
+    println!("gateway: {hwm} (peak RSS), {fds} fds open at the end of the flood");
     let _ = child.kill();
     let _ = child.wait();
 }
