@@ -7,8 +7,10 @@
 //! is global: `daemon` passes the parts down.
 
 mod display;
+mod limits;
 
 pub use display::{DISPLAY_TOKEN_FILE, DisplayConfig, Driver};
+pub use limits::LimitsConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -99,6 +101,8 @@ pub struct Config {
     pub received_media: ReceivedMediaConfig,
     /// The pairing display (`wago display`) and the gateway's display routes.
     pub display: DisplayConfig,
+    /// Connection and request limits per client.
+    pub limits: LimitsConfig,
 }
 
 /// Received media (`GET /media/{message_id}`): downloaded from WhatsApp on
@@ -278,6 +282,7 @@ impl Default for Config {
             webhook: WebhookConfig::default(),
             received_media: ReceivedMediaConfig::default(),
             display: DisplayConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -644,7 +649,8 @@ impl Config {
                 return Err(key(k, &format!("must be between {lo} and {hi}")));
             }
         }
-        self.display.validate()
+        self.display.validate()?;
+        self.limits.validate()
     }
 
     /// The display token file: `display.token_file`, else `<data_dir>/display-token`.
@@ -676,8 +682,9 @@ fn apply_env(
         if !var.starts_with("WAGO_") || ENV_OTHER.contains(&var.as_str()) {
             continue;
         }
-        let Some(&(_, key, kind)) = ENV_KEYS.iter().find(|(v, _, _)| *v == var) else {
-            let known: Vec<&str> = ENV_KEYS.iter().map(|(v, _, _)| *v).collect();
+        let all = || ENV_KEYS.iter().chain(limits::ENV_KEYS);
+        let Some(&(_, key, kind)) = all().find(|(v, _, _)| *v == var) else {
+            let known: Vec<&str> = all().map(|(v, _, _)| *v).collect();
             return Err(ConfigError::Env {
                 var,
                 reason: format!("unknown; known variables: {}", known.join(", ")),

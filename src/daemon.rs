@@ -171,6 +171,7 @@ pub async fn serve(
         accept_beat,
         Duration::from_secs(cfg.http.header_timeout_secs),
         grace,
+        cfg.limits.clone(),
     )
     .await;
     // The server has drained: now close the WhatsApp connections (flushing

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! - [`config`]: the typed configuration (TOML file, `WAGO_*` environment, defaults).
-//! - [`server`]: the hyper 1 HTTP server: accept loop, timeouts, body limits, shutdown.
+//! - [`server`]: the hyper 1 HTTP server: accept loop, per-client limits and shedding, timeouts, shutdown.
 //! - [`api`]: routing, auth, the JSON envelope and one file per resource.
 //! - [`engine`]: the only module that imports `whatsapp_rust`; one client per session.
 //! - [`store`]: the single redb file: table definitions, schema upgrades, domain methods.

@@ -8,7 +8,7 @@
 use super::App;
 use super::reply::ApiError;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::Limited;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -89,23 +89,30 @@ pub async fn read(app: &App, req: Request<Incoming>) -> Result<Bytes, ApiError> 
     {
         return Err(too_large());
     }
+    let guard = crate::server::read_guard(&req);
     let limited = Limited::new(
         req.into_body(),
         usize::try_from(limit).unwrap_or(usize::MAX),
     );
-    match tokio::time::timeout(app.limits.body_timeout, limited.collect()).await {
-        Err(_) => Err(ApiError::new(
+    use crate::server::BodyCut;
+    match guard.collect(app.limits.body_timeout, limited).await {
+        Err(BodyCut::Timeout) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
             "the request body did not arrive in time",
         )),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Ok(Err(e)) => Err(ApiError::new(
+        Err(BodyCut::TooSlow) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body arrived too slowly while the gateway is busy (limits.min_body_rate)",
+        )),
+        Err(BodyCut::Failed(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(BodyCut::Failed(e)) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_request",
             format!("the request body could not be read: {e}"),
         )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(bytes) => Ok(bytes),
     }
 }
 

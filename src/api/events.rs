@@ -91,8 +91,12 @@ pub async fn list(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
     ))
 }
 
-/// A streaming body fed by a channel.
-struct ChannelBody(mpsc::Receiver<Bytes>);
+/// A streaming body fed by a channel, holding its place among the token's
+/// open streams (`limits.streams_per_token`) until it is dropped.
+struct ChannelBody(
+    mpsc::Receiver<Bytes>,
+    #[allow(dead_code)] Option<crate::server::shield::StreamGuard>,
+);
 
 impl hyper::body::Body for ChannelBody {
     type Data = Bytes;
@@ -108,6 +112,17 @@ impl hyper::body::Body for ChannelBody {
 /// `GET /events/stream`.
 pub async fn stream(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let rec = auth::session(app, req.headers()).await?;
+    let place = match (
+        req.extensions()
+            .get::<std::sync::Arc<crate::server::Shield>>(),
+        req.extensions().get::<super::PeerAddr>(),
+    ) {
+        (Some(shield), Some(peer)) => match shield.open_stream(peer.0.ip(), &rec.id) {
+            Ok(place) => Some(place),
+            Err(refused) => return Ok(refused.into_response()),
+        },
+        _ => None,
+    };
     let q = query(&req);
     let last_id = req
         .headers()
@@ -125,7 +140,7 @@ pub async fn stream(app: &App, req: Request<Incoming>) -> Result<Response<Body>,
     };
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     tokio::spawn(feed(app.store.clone(), app.hub.clone(), rec.id, after, tx));
-    let mut resp = Response::new(ChannelBody(rx).boxed());
+    let mut resp = Response::new(ChannelBody(rx, place).boxed());
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

@@ -27,6 +27,7 @@ mod user;
 mod webhook;
 mod webhook_status;
 
+pub use auth::presented as presented_token;
 pub use reply::{ApiError, Body};
 pub use session::random_token;
 pub use webhook::resolve_url;

@@ -1,24 +1,37 @@
-//! The HTTP server: accept loop, per-connection limits, graceful shutdown.
+//! The HTTP server: accept loop, per-client limits, graceful shutdown.
 //!
 //! Owns sockets and hyper connections. Knows nothing of routes: every request
-//! goes to [`crate::api::handle`]. On shutdown (the cancellation token) it
-//! stops accepting, asks every open connection to finish its in-flight request
+//! goes to [`crate::api::handle`], unless a rate refuses it first (429). The
+//! accept loop never stops accepting: a connection over a cap closes idle
+//! ones (or the busiest peer's) to make room, or is itself closed at once
+//! with a 503 (see [`shield`]). On shutdown (the cancellation token) it stops
+//! accepting, asks every open connection to finish its in-flight request
 //! and close, and waits for them up to a grace period.
 
+mod body;
+mod conns;
+mod metrics;
+mod rate;
+pub mod shield;
+
+pub use body::{BodyCut, ReadGuard, read_guard};
+pub use shield::Shield;
+
 use crate::api::App;
+use crate::config::LimitsConfig;
 use crate::supervisor::{HEARTBEAT_INTERVAL, Heartbeat};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-/// Most connections served at once; more wait in the kernel's backlog.
-pub const MAX_CONNECTIONS: usize = 256;
+/// How often idle and slow connections are looked at under pressure.
+pub const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then drains.
 ///
@@ -32,23 +45,21 @@ pub async fn run(
     heartbeat: Heartbeat,
     header_timeout: Duration,
     grace: Duration,
+    limits: LimitsConfig,
 ) {
+    let shield = Shield::new(limits, app.display.token_hash);
     let conns = TaskTracker::new();
-    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
+    let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
     loop {
         heartbeat.beat();
-        let permit = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tick.tick() => continue,
-            p = permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => continue,
+            _ = sweep.tick() => {
+                shield.sweep();
+                continue;
+            }
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
@@ -59,17 +70,37 @@ pub async fn run(
                 }
             },
         };
+        let guard = match shield.admit(peer.ip()) {
+            Ok(g) => g,
+            Err(reason) => {
+                refuse(stream, reason);
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let shutdown = shutdown.clone();
+        let shield = shield.clone();
         let span = tracing::debug_span!("conn", %peer);
         conns.spawn(
             async move {
-                let _permit = permit;
+                let kick = guard.kick.clone();
+                let guard = Arc::new(guard);
                 let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(crate::api::PeerAddr(peer));
+                    let busy = guard.request();
                     let app = app.clone();
-                    async move { Ok::<_, std::convert::Infallible>(crate::api::handle(app, req).await) }
+                    let shield = shield.clone();
+                    async move {
+                        let resp = match shield.check_request(peer.ip(), req.headers()) {
+                            Err(limited) => limited.into_response(),
+                            Ok(()) => {
+                                req.extensions_mut().insert(crate::api::PeerAddr(peer));
+                                req.extensions_mut().insert(shield);
+                                crate::api::handle(app, req).await
+                            }
+                        };
+                        Ok::<_, std::convert::Infallible>(resp.map(|b| body::Tracked::new(b, busy)))
+                    }
                 });
                 let mut builder = http1::Builder::new();
                 builder
@@ -80,6 +111,8 @@ pub async fn run(
                 tokio::pin!(conn);
                 let result = tokio::select! {
                     r = conn.as_mut() => r,
+                    // Closed to make room: drop the socket at once.
+                    _ = kick.notified() => return,
                     _ = shutdown.cancelled() => {
                         conn.as_mut().graceful_shutdown();
                         conn.as_mut().await
@@ -100,4 +133,18 @@ pub async fn run(
             "shutdown grace period over; closing remaining connections"
         );
     }
+}
+
+/// Closes a connection refused at accept, with a 503 in the API's envelope
+/// if the socket takes it at once (never waiting on the client).
+fn refuse(stream: TcpStream, reason: shield::Reason) {
+    let body = format!(
+        "{{\"success\":false,\"error\":\"too_many_connections\",\"message\":\"too many connections (limits.{}); try again later\"}}",
+        reason.label()
+    );
+    let resp = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(resp.as_bytes());
 }
