@@ -138,9 +138,14 @@ QEMU_VM=(qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 2 -m 1024
 # Probes: each runs its tool once, quietly; a failure prints why.
 qemu_vm() { # creates the VM (every device, ROMs and all) and quits at once
   local out
-  out=$(echo quit | timeout 60 "${QEMU_VM[@]}" -S -monitor stdio -serial none \
-    -blockdev driver=null-co,node-name=hd0 -netdev user,id=net0,restrict=on 2>&1) \
-    || { printf '%s\n' "$out" >&2; return 1; }
+  if ! out=$(echo quit | timeout 60 "${QEMU_VM[@]}" -S -monitor stdio -serial none \
+    -blockdev driver=null-co,node-name=hd0 -netdev user,id=net0,restrict=on 2>&1); then
+    printf '%s\n' "$out" >&2
+    if grep -q romfile <<<"$out"; then
+      echo "(QEMU's option ROMs come from ipxe-qemu, which qemu-system-arm only recommends)" >&2
+    fi
+    return 1
+  fi
 }
 cross_hello() { # links a C program for aarch64 and runs it under qemu-user
   local d rc=0
