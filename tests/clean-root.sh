@@ -103,7 +103,6 @@ in_root() {
 step "clean-root check: apt sources and package lists"
 new_root "$work/updated"
 in_root "$work/updated" 'apt-get -o DPkg::Lock::Timeout=600 update -qq' || die "apt-get update failed in the clean root"
-tar -C "$work/updated" -cf "$work/updated.tar" .
 
 failed=()
 for name in "${lists[@]}"; do
@@ -119,6 +118,7 @@ for name in "${lists[@]}"; do
     continue
   fi
   t=$(date +%s)
+  [ -f "$work/updated.tar" ] || tar -C "$work/updated" -cf "$work/updated.tar" .
   rm -rf "$work/root"
   mkdir -p "$work/root"
   tar -C "$work/root" -xf "$work/updated.tar"
