@@ -6,7 +6,8 @@
 #   3. systemd/             hardening rating of the units (offline)
 #   4. tests/yocto-lint.sh  the Yocto layer, linted offline
 #   5. tests/image/run.sh   the arm64 .deb in a Debian image under qemu-system
-# Every step installs what it needs and fails loudly.
+# Every step installs what it needs (need_list, tests/lib/packages.sh) and
+# fails loudly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/lib/deps.sh
@@ -16,14 +17,14 @@ export CARGO_TARGET_DIR=$target_dir
 tests/cross.sh
 
 step ".deb packages (dpkg-deb)"
-need_pkgs dpkg-dev file binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf
+need_list deb
 for arch in arm64 armhf; do
   deb=$(packaging/build-deb.sh "$arch" "$target_dir/deb")
   packaging/check-deb.sh "$deb" "$arch"
 done
 
 step "systemd units: systemd-analyze security --offline"
-need_pkgs systemd
+need_list units
 for unit in wago wago-display; do
   line=$(systemd-analyze security --offline=true "systemd/$unit.service" 2>&1 | grep 'Overall exposure level') \
     || die "systemd-analyze security gave no rating for $unit.service"

@@ -17,8 +17,7 @@ TARGET_DIR=${CARGO_TARGET_DIR:-target}
 MAX_SIZE=$((10 * 1000 * 1000))
 
 step "cross toolchains (Debian) and rustup targets"
-need_pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf \
-  libc6-dev-armhf-cross qemu-user-static curl
+need_list cross
 need_targets aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf
 
 for t in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do

@@ -12,7 +12,7 @@ layer=yocto-layer/meta-wago
 OELINT_VERSION=9.11.2
 
 step "oelint-adv $OELINT_VERSION in .venv"
-need_pkgs python3-venv
+need_list yocto
 [ -x .venv/bin/python ] || python3 -m venv .venv || die "cannot create .venv"
 if ! .venv/bin/oelint-adv --version 2>/dev/null | grep -qx "oelint-adv $OELINT_VERSION"; then
   .venv/bin/pip install -q "oelint-adv==$OELINT_VERSION" || die "pip install oelint-adv failed"

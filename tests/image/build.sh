@@ -60,6 +60,8 @@ kernel_and_busybox() {
   KMOD="$W/kernel/lib/modules/$KVER"
   [ -d "$KMOD" ] || KMOD="$W/kernel/usr/lib/modules/$KVER"
   [ -d "$KMOD" ] || die "no modules for $KVER in $kpkg"
+  need_file "$W/kernel/boot/vmlinuz-$KVER" "$kpkg:arm64"
+  need_file "$W/busybox/bin/busybox" busybox-static:arm64
   cp "$W/kernel/boot/vmlinuz-$KVER" "$W/vmlinuz"
   depmod -b "${KMOD%/lib/modules/$KVER}" "$KVER" || die "depmod on the kernel package failed"
 }

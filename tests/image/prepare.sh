@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/deps.sh
 . tests/image/build.sh
 CACHE=${WAGO_IMAGE_CACHE:-/var/cache/wago-image}
-need_pkgs debootstrap qemu-user-static binfmt-support
+need_list image_prepare
 if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
   mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || die "cannot mount binfmt_misc"
 fi

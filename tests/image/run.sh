@@ -22,7 +22,8 @@ ADMIN=wago-image-test-admin-0123456789
 BOOT_TIMEOUT=300
 
 step "host packages and arm64 binfmt"
-need_pkgs debootstrap qemu-user-static binfmt-support qemu-system-arm cpio e2fsprogs kmod xz-utils curl bc
+need_list image_prepare
+need_list image
 if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
   mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || die "cannot mount binfmt_misc"
 fi
@@ -66,14 +67,15 @@ URL="http://127.0.0.1:$HTTP_PORT"
 
 # restrict=on: the guest reaches nothing but the forwarded ports (the rule:
 # tests never send traffic beyond loopback); DHCP still comes from slirp.
+# The VM's hardware is QEMU_VM (tests/lib/packages.sh; the qemu_vm probe of
+# need_list image created it already); no firmware, so no ROMs: -kernel.
 boot() {
-  qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 2 -m 1024 \
+  "${QEMU_VM[@]}" \
     -kernel "$W/vmlinuz" -initrd "$W/initrd.img" \
     -append "root=/dev/vda rw console=ttyAMA0 quiet vt.global_cursor_default=0" \
-    -drive "file=$W/rootfs.img,if=none,format=raw,id=hd0" -device virtio-blk-pci,drive=hd0 \
+    -drive "file=$W/rootfs.img,if=none,format=raw,id=hd0" \
     -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$HTTP_PORT-:1337,hostfwd=tcp:127.0.0.1:$AGENT_PORT-:7000" \
-    -device virtio-net-pci,netdev=net0 -device virtio-gpu-pci \
-    -display none -monitor "unix:$W/monitor.sock,server,nowait" -serial "file:$W/serial.log" &
+    -monitor "unix:$W/monitor.sock,server,nowait" -serial "file:$W/serial.log" &
   QEMU_PID=$!
 }
 
