@@ -608,13 +608,8 @@ impl Config {
                 "must be an http:// or https:// URL",
             ));
         }
-        for e in &w.global_events {
-            if !crate::event::is_filter_name(e) {
-                return Err(key(
-                    "webhook.global_events",
-                    &format!("unknown event `{e}`"),
-                ));
-            }
+        if let Err(u) = crate::event::check_filter(&w.global_events) {
+            return Err(key("webhook.global_events", &u.to_string()));
         }
         if !matches!(w.global_format.as_str(), "json" | "form") {
             return Err(key("webhook.global_format", "must be json or form"));

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::engine::{Engine, EngineConfig};
 use crate::store::{Retention, Store, StoreError, hash_token};
 use crate::supervisor::{Checkin, Criticality, DEFAULT_MAX_SILENCE, Supervisor};
-use crate::webhook::{DeliveryConfig, Hub, retry::RetryPolicy};
+use crate::webhook::{DeliveryConfig, retry::RetryPolicy};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -101,10 +101,14 @@ pub async fn serve(
     crate::webhook::global::sync_global(&store, w).await?;
     // Delivery stops with the daemon, or alone if the daemon cannot start.
     let delivery_stop = shutdown.child_token();
-    let hub = Hub::new(delivery_stop.clone());
     let tasks = tokio_util::task::TaskTracker::new();
-    crate::webhook::spawn(store.clone(), hub.clone(), delivery.clone(), &tasks)
-        .map_err(|e| DaemonError::Webhook(e.to_string()))?;
+    crate::webhook::spawn(
+        store.clone(),
+        delivery_stop.clone(),
+        delivery.clone(),
+        &tasks,
+    )
+    .map_err(|e| DaemonError::Webhook(e.to_string()))?;
     tasks.close();
     let bound = tokio::net::TcpListener::bind(addr)
         .await
@@ -127,7 +131,6 @@ pub async fn serve(
     let engine = Engine::new(
         store.clone(),
         engine_config(&cfg, supervisor.checkin()),
-        hub.clone(),
         shutdown.child_token(),
     );
     if w.forward_media {
@@ -142,7 +145,7 @@ pub async fn serve(
         supervisor.heartbeat("http-accept", Criticality::Critical, DEFAULT_MAX_SILENCE);
     supervisor.ready(&format!("Serving on {bound}"));
     let app = Arc::new(App {
-        hub,
+        shutdown: delivery_stop.clone(),
         webhooks: WebhookSettings {
             base_url: w.base_url.clone(),
             secret_overlap_ms: (w.secret_overlap_hours * 3600 * 1000) as i64,

@@ -163,27 +163,21 @@ async fn finish(
     } else {
         "message.failed"
     };
-    let record = move |tx: &redb::WriteTransaction, rec: &crate::store::MessageRecord| {
-        let ev = crate::event::Event {
-            session: ctl_id,
-            event: name.to_string(),
-            chat: Some(rec.chat.clone()),
-            timestamp: crate::event::now_ms(),
-            payload: super::message_payload(rec),
-            me,
-        };
-        crate::store::record_events(tx, &[ev])
+    let event_of = move |rec: &crate::store::MessageRecord| crate::event::Event {
+        session: ctl_id,
+        event: name.to_string(),
+        chat: Some(rec.chat.clone()),
+        timestamp: crate::event::now_ms(),
+        payload: super::message_payload(rec),
+        me,
     };
     match engine
         .inner
         .store
-        .finish_queued(&ctl.id, id, state, error, record)
+        .finish_send(&ctl.id, id, state, error, event_of)
         .await
     {
-        Ok(done) => {
-            if let Some((_, seqs)) = done {
-                engine.committed(&seqs);
-            }
+        Ok(_) => {
             if state == MessageState::Sent {
                 let at = crate::event::now_ms();
                 ctl.update(|s| s.last_message_at = Some(at));

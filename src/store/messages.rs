@@ -3,14 +3,18 @@
 //! A send is accepted by writing its record, its log entries, its client-id
 //! index entry and its queue entry in one transaction: once the API answers,
 //! the send survives a crash. The engine takes queue entries in order and
-//! marks them sent or failed. Inbound messages are written inside the
-//! engine's durability-hook transaction ([`insert_inbound`]). Receipts move a
-//! message's state forward only.
+//! marks them sent or failed. Inbound messages are committed from the
+//! engine's durability hook, with their events ([`Store::commit_inbound`]).
+//! Receipts move a message's state forward only. The writes that produce
+//! events (and ring the outbox's bell) are in `commit`.
 
 use super::tables::*;
 use super::{Store, StoreError};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
+
+mod commit;
+pub use commit::InboundRecord;
 
 /// Largest page `list_messages` returns.
 pub const MAX_PAGE: usize = 1000;
@@ -178,7 +182,7 @@ fn put(tx: &WriteTransaction, session: &str, rec: &MessageRecord) -> Result<(), 
 /// Records an inbound message inside the caller's transaction. Idempotent: a
 /// message id already stored is left alone and `None` is returned (the
 /// library redelivers after a crash between commit and ack).
-pub fn insert_inbound(
+pub(in crate::store) fn insert_inbound(
     tx: &WriteTransaction,
     session: &str,
     rec: MessageRecord,
@@ -191,7 +195,7 @@ pub fn insert_inbound(
 
 /// Moves a message to `state` (forward only; `failed` and `received` are
 /// terminal). Returns the updated record when the state changed.
-pub fn advance(
+pub(in crate::store) fn advance(
     tx: &WriteTransaction,
     session: &str,
     id: &str,
@@ -215,7 +219,7 @@ pub fn advance(
 /// message it points at, inside the caller's transaction: the body changes
 /// (a deletion clears it) and `detail` gets `edited` / `revoked` with the
 /// time. Returns the changed record; `None` when the target is unknown.
-pub fn amend_target(
+pub(in crate::store) fn amend_target(
     tx: &WriteTransaction,
     session: &str,
     target: &str,
@@ -316,8 +320,9 @@ impl Store {
 
     /// Takes a message off the queue as `state` (`sent` or `failed`), in one
     /// transaction with `extra`, which records what follows from it (events,
-    /// whose sequence numbers it returns).
-    pub async fn finish_queued<F>(
+    /// whose sequence numbers it returns). The caller rings the bell for
+    /// them ([`Store::finish_send`] does).
+    pub(in crate::store) async fn finish_queued<F>(
         &self,
         session: &str,
         id: &str,

@@ -2,33 +2,34 @@
 //! WhatsApp key store all live in `<data>/wago.redb`.
 //!
 //! Owns: opening the file (one process per data directory, enforced by redb's
-//! file lock), schema upgrades, and the domain methods. Every redb call is
-//! blocking, so async callers go through [`Store::run`], which moves the work
-//! onto tokio's blocking pool. Must not know about HTTP or WhatsApp types.
+//! file lock), schema upgrades, and the domain methods. It is the one front
+//! door to the file: only this module opens redb transactions (besides the
+//! WhatsApp key store, `engine::backend`, which holds its own `wa_*` tables),
+//! and no redb type appears in its domain methods. Each method that commits
+//! events or changes subscriptions rings the outbox's bell itself (see
+//! `outbox`'s module doc), so delivery can never be left waiting by
+//! a producer that forgot to. Every redb call is blocking, so the methods go
+//! through `Store::run`, which moves the work onto tokio's blocking pool.
+//! Must not know about HTTP or WhatsApp types.
 
-mod deadletters;
 mod error;
-mod eventlog;
 pub mod media;
 pub mod messages;
 mod outbox;
 pub mod payload;
 mod schema;
 mod sessions;
-mod subscriptions;
 pub mod tables;
 
-pub use deadletters::{DeadFilter, DeadLetter};
 pub use error::StoreError;
-pub use eventlog::{LogStatus, PRUNE_BATCH, Retention};
-pub use messages::{MessageRecord, MessageState};
+pub use messages::{InboundRecord, MessageRecord, MessageState};
 pub use outbox::{
-    DueJob, JobRecord, LoggedEvent, Outcome, Scan, apply_outcomes, now_ms, record_events, scan_due,
+    DeadFilter, DeadLetter, DueJob, Format, JobRecord, LogStatus, LoggedEvent, Outcome,
+    PRUNE_BATCH, Retention, Scan, SigningSecret, SubStats, Subscription, now_ms,
 };
 pub use payload::{MediaKind, Payload, Quote};
 pub use schema::SCHEMA_VERSION;
 pub use sessions::{SessionRecord, hash_token};
-pub use subscriptions::{Format, SigningSecret, SubStats, Subscription};
 
 use redb::{Database, DatabaseError};
 use std::path::{Path, PathBuf};
@@ -66,6 +67,8 @@ struct Inner {
     broken: AtomicBool,
     dir: PathBuf,
     cache_bytes: usize,
+    /// Rung after each commit that gives delivery something to do.
+    bell: outbox::Bell,
 }
 
 /// How long a reopen waits for in-flight operations on the old handle.
@@ -96,6 +99,7 @@ impl Store {
                 broken: AtomicBool::new(false),
                 dir: dir.to_path_buf(),
                 cache_bytes,
+                bell: outbox::Bell::new(),
             }),
         })
     }
@@ -119,8 +123,9 @@ impl Store {
         self.inner.broken.store(true, Ordering::SeqCst);
     }
 
-    /// Runs blocking store work on tokio's blocking pool.
-    pub async fn run<F, R>(&self, f: F) -> Result<R, StoreError>
+    /// Runs blocking store work on tokio's blocking pool. Private to the
+    /// store: everything else calls a domain method.
+    pub(in crate::store) async fn run<F, R>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&Database) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
