@@ -138,3 +138,124 @@ impl Store {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DEFAULT_CACHE_BYTES;
+    use crate::store::messages::StateChange;
+
+    fn inbound(id: &str, kind: &str, target: Option<&str>) -> InboundRecord {
+        let detail = target.map(|t| {
+            let mut d = serde_json::Map::new();
+            d.insert("targetId".into(), t.into());
+            d
+        });
+        InboundRecord {
+            record: MessageRecord {
+                id: id.into(),
+                seq: 0,
+                chat: "c@s.whatsapp.net".into(),
+                sender: "c@s.whatsapp.net".into(),
+                from_me: false,
+                kind: kind.into(),
+                body: Some(format!("body of {id}")),
+                push_name: None,
+                timestamp: 3,
+                state: MessageState::Received,
+                history: vec![StateChange {
+                    state: MessageState::Received,
+                    at: 3,
+                }],
+                client_id: None,
+                error: None,
+                attempts: 0,
+                detail,
+                payload: None,
+            },
+            media: (kind == "image").then(|| b"encoded".to_vec()),
+        }
+    }
+
+    fn event_of(rec: &MessageRecord) -> Event {
+        Event {
+            session: "s".into(),
+            event: format!("test.{}", rec.kind),
+            chat: Some(rec.chat.clone()),
+            timestamp: 1,
+            payload: serde_json::json!({ "id": rec.id }),
+            me: None,
+        }
+    }
+
+    /// An inbound batch commits its messages, media references, target
+    /// changes and events together and rings; a replayed batch records
+    /// nothing and rings nothing. Receipts and finished sends ring too.
+    #[tokio::test]
+    async fn inbound_receipts_and_sends_commit_their_events_and_ring() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("open");
+        let mut bell = store.watch_events();
+        let batch = || {
+            vec![
+                inbound("A", "text", None),
+                inbound("P", "image", None),
+                inbound("E", "edit", Some("A")),
+            ]
+        };
+        let n = store.commit_inbound("s", batch(), event_of).await;
+        assert_eq!(n.expect("commit"), 3);
+        assert!(bell.has_changed().expect("open"), "rang after the commit");
+        bell.borrow_and_update();
+        let a = store.message("s", "A").await.expect("get").expect("A");
+        assert_eq!(a.body.as_deref(), Some("body of E"), "the edit applied");
+        assert!(store.media_ref("s", "P").await.expect("ref").is_some());
+        let logged = store.events_after(None, 0, 10).await.expect("log");
+        let names: Vec<&str> = logged.iter().map(|e| e.event.event.as_str()).collect();
+        assert_eq!(names, ["test.text", "test.image", "test.edit"]);
+
+        let n = store.commit_inbound("s", batch(), event_of).await;
+        assert_eq!(n.expect("replay"), 0, "a replayed batch inserts nothing");
+        assert!(!bell.has_changed().expect("open"), "and rings nothing");
+        assert_eq!(store.events_after(None, 0, 10).await.expect("log").len(), 3);
+
+        // Receipts on received messages do not move them (terminal): no event.
+        let ids = vec!["A".to_string()];
+        let n = store
+            .apply_receipt("s", ids, MessageState::Read, 5, event_of)
+            .await;
+        assert_eq!(n.expect("receipt"), 0);
+        assert!(!bell.has_changed().expect("open"));
+
+        let (out, _) = store
+            .enqueue_outbound(
+                "s",
+                MessageRecord {
+                    id: "O".into(),
+                    from_me: true,
+                    state: MessageState::Pending,
+                    ..inbound("O", "text", None).record
+                },
+            )
+            .await
+            .expect("enqueue");
+        let done = store
+            .finish_send("s", &out.id, MessageState::Sent, None, event_of)
+            .await
+            .expect("finish")
+            .expect("known");
+        assert_eq!(done.state, MessageState::Sent);
+        assert!(bell.has_changed().expect("open"), "a finished send rings");
+        bell.borrow_and_update();
+        let ids = vec!["O".to_string()];
+        let n = store
+            .apply_receipt("s", ids, MessageState::Delivered, 6, event_of)
+            .await;
+        assert_eq!(n.expect("receipt"), 1);
+        assert!(
+            bell.has_changed().expect("open"),
+            "a receipt that moved it rings"
+        );
+        assert_eq!(store.events_after(None, 0, 10).await.expect("log").len(), 5);
+    }
+}

@@ -100,4 +100,93 @@ mod tests {
         bell.subscriptions_changed();
         assert!(subs.has_changed().expect("open"));
     }
+
+    fn sub(session: &str) -> crate::store::Subscription {
+        crate::store::Subscription {
+            id: 0,
+            session: Some(session.into()),
+            main: false,
+            url: "http://127.0.0.1:9/".into(),
+            events: vec![],
+            format: crate::store::Format::Json,
+            secrets: vec![],
+            headers: vec![],
+            form_token: None,
+            created_at: 0,
+        }
+    }
+
+    fn ev(session: &str) -> crate::event::Event {
+        crate::event::Event {
+            session: session.into(),
+            event: "message.received".into(),
+            chat: None,
+            timestamp: 1,
+            payload: serde_json::json!({}),
+            me: None,
+        }
+    }
+
+    /// Each domain method that gives delivery something to do rings the
+    /// right bell itself, after its commit; the caller rings nothing.
+    #[tokio::test]
+    async fn the_store_rings_after_each_commit_that_gives_delivery_work() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), crate::store::DEFAULT_CACHE_BYTES).expect("open");
+        let mut events = store.watch_events();
+        let mut subs = store.watch_subscriptions();
+        let rang = |rx: &mut watch::Receiver<u64>| {
+            let r = rx.has_changed().expect("open");
+            rx.borrow_and_update();
+            r
+        };
+
+        let a = store.create_subscription(sub("a")).await.expect("create");
+        assert!(rang(&mut subs), "creating a subscription");
+        assert!(store.update_subscription(a.clone()).await.expect("update"));
+        assert!(rang(&mut subs), "changing one");
+        let mut gone = a.clone();
+        gone.id = 999;
+        assert!(!store.update_subscription(gone).await.expect("update"));
+        assert!(!rang(&mut subs), "changing none");
+
+        assert!(store.append_events(vec![]).await.expect("none").is_empty());
+        assert!(!rang(&mut events), "nothing committed");
+        let seqs = store.append_events(vec![ev("a")]).await.expect("append");
+        assert!(rang(&mut events), "events committed");
+        assert_eq!(*events.borrow(), seqs[0]);
+
+        // A session delete takes its subscriptions (and their jobs) along,
+        // in the same transaction, and rings.
+        store
+            .create_session(
+                crate::store::SessionRecord {
+                    id: "a".into(),
+                    name: "a".into(),
+                    token_sha256: hex::encode(crate::store::hash_token("tok-a")),
+                    created_at: 1,
+                    webhook_url: None,
+                    events: vec![],
+                },
+                "tok-a",
+            )
+            .await
+            .expect("session");
+        store.create_subscription(sub("b")).await.expect("other");
+        rang(&mut subs);
+        assert!(store.delete_session("a").await.expect("delete"));
+        assert!(rang(&mut subs), "its subscriptions went");
+        let left = store.list_subscriptions().await.expect("list");
+        assert_eq!(
+            left.iter()
+                .map(|s| s.session.as_deref())
+                .collect::<Vec<_>>(),
+            vec![Some("b")],
+            "only the other session's subscription is left"
+        );
+        let stats = store.subscription_stats().await.expect("stats");
+        assert!(stats.iter().all(|(id, _)| *id != a.id), "{stats:?}");
+        assert!(!store.delete_session("a").await.expect("again"));
+        assert!(!rang(&mut subs), "nothing more to drop");
+    }
 }
