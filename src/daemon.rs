@@ -299,13 +299,17 @@ fn spawn_signal_watch(shutdown: CancellationToken) -> Result<(), DaemonError> {
         signal(SignalKind::terminate()).map_err(|e| DaemonError::Signals(e.to_string()))?;
     let mut int =
         signal(SignalKind::interrupt()).map_err(|e| DaemonError::Signals(e.to_string()))?;
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-            _ = shutdown.cancelled() => return,
-        }
-        shutdown.cancel();
-    });
+    let span = tracing::info_span!("signals");
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+                _ = shutdown.cancelled() => return,
+            }
+            shutdown.cancel();
+        },
+        span,
+    ));
     Ok(())
 }

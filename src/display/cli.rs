@@ -44,19 +44,23 @@ pub fn display_main(cfg: &Config) -> ExitCode {
     let result = rt.block_on(async {
         let shutdown = CancellationToken::new();
         let s = shutdown.clone();
-        tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            if let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
+        let span = tracing::info_span!("signals");
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                use tokio::signal::unix::{SignalKind, signal};
+                if let (Ok(mut term), Ok(mut int)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::interrupt()),
+                ) {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                    s.cancel();
                 }
-                s.cancel();
-            }
-        });
+            },
+            span,
+        ));
         super::run::run(cfg, shutdown).await
     });
     match result {

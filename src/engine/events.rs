@@ -130,11 +130,15 @@ pub(super) async fn apply(
                 .await;
             // Senders see delivered ticks only once we are "available".
             let c = client.clone();
-            engine.inner.tasks.spawn(async move {
-                if let Err(e) = c.presence().set_available().await {
-                    tracing::warn!(error = %e, "could not set presence available");
-                }
-            });
+            let span = tracing::info_span!("presence", session = %ctl.id);
+            engine.inner.tasks.spawn(tracing::Instrument::instrument(
+                async move {
+                    if let Err(e) = c.presence().set_available().await {
+                        tracing::warn!(error = %e, "could not set presence available");
+                    }
+                },
+                span,
+            ));
             ctl.wake.notify_one();
         }
         Event::Disconnected(d) => {

@@ -176,7 +176,10 @@ impl Engine {
         };
         if let Some(media) = engine.inner.cfg.received_media.clone() {
             let stop = engine.inner.shutdown.clone();
-            engine.inner.tasks.spawn(media::run_sweeper(media, stop));
+            engine.inner.tasks.spawn(tracing::Instrument::instrument(
+                media::run_sweeper(media, stop),
+                tracing::info_span!("media-sweeper"),
+            ));
         }
         engine
     }

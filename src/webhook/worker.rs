@@ -76,7 +76,11 @@ pub async fn run(
                         in_flight.insert(job.seq, job.job.chat.clone());
                         let (sub, cfg, client) = (sub.clone(), cfg.clone(), client.clone());
                         let seq = job.seq;
-                        let h = tasks.spawn(async move { attempt(&client, &sub, &cfg, job).await });
+                        let span = tracing::debug_span!("attempt", seq);
+                        let h = tasks.spawn(tracing::Instrument::instrument(
+                            async move { attempt(&client, &sub, &cfg, job).await },
+                            span,
+                        ));
                         task_seq.insert(h.id(), seq);
                     }
                 }
@@ -90,7 +94,9 @@ pub async fn run(
         if commit.is_none() && !settled.is_empty() {
             let outs = std::mem::take(&mut settled);
             let (st, id, o2) = (store.clone(), sub.id, outs.clone());
-            let h = tokio::spawn(async move { st.apply_outcomes(id, o2).await });
+            let h = tokio::spawn(tracing::Instrument::in_current_span(async move {
+                st.apply_outcomes(id, o2).await
+            }));
             commit = Some((h, outs));
         }
         if stopping && tasks.is_empty() && commit.is_none() && settled.is_empty() {

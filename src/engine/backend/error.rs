@@ -74,47 +74,24 @@ impl BackendError {
     }
 }
 
-fn is_disk_full(err: &std::io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
-}
-
-impl From<redb::StorageError> for BackendError {
-    fn from(e: redb::StorageError) -> Self {
-        match e {
-            redb::StorageError::Io(io) if is_disk_full(&io) => BackendError::Full(io),
-            redb::StorageError::Io(io) => BackendError::Io(io.to_string()),
-            redb::StorageError::PreviousIo => BackendError::Io("a previous I/O error".into()),
-            other => BackendError::Db(other.to_string()),
+// redb failures take one funnel: the store's classification (disk full,
+// I/O that needs a reopen, anything else), then `From<StoreError>` above.
+// Both layers so agree on what needs a reopen.
+macro_rules! via_store_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for BackendError {
+            fn from(e: $t) -> Self {
+                crate::store::StoreError::from(e).into()
+            }
         }
-    }
+    )*};
 }
-
-impl From<redb::CommitError> for BackendError {
-    fn from(e: redb::CommitError) -> Self {
-        match e {
-            redb::CommitError::Storage(s) => s.into(),
-            other => BackendError::Db(other.to_string()),
-        }
-    }
-}
-
-impl From<redb::TransactionError> for BackendError {
-    fn from(e: redb::TransactionError) -> Self {
-        match e {
-            redb::TransactionError::Storage(s) => s.into(),
-            other => BackendError::Db(other.to_string()),
-        }
-    }
-}
-
-impl From<redb::TableError> for BackendError {
-    fn from(e: redb::TableError) -> Self {
-        match e {
-            redb::TableError::Storage(s) => s.into(),
-            other => BackendError::Db(other.to_string()),
-        }
-    }
-}
+via_store_error!(
+    redb::StorageError,
+    redb::CommitError,
+    redb::TransactionError,
+    redb::TableError
+);
 
 impl From<tokio::task::JoinError> for BackendError {
     fn from(e: tokio::task::JoinError) -> Self {
@@ -165,5 +142,26 @@ mod tests {
             let mapped = WaStoreError::from(err);
             assert!(check(&mapped), "{text} mapped to {mapped:?}");
         }
+    }
+
+    #[test]
+    fn redb_failures_are_classified_like_the_stores() {
+        let full = BackendError::from(redb::StorageError::Io(std::io::Error::from_raw_os_error(
+            libc::ENOSPC,
+        )));
+        assert!(
+            matches!(full, BackendError::Full(_)) && full.needs_reopen(),
+            "{full}"
+        );
+        let io = BackendError::from(redb::StorageError::PreviousIo);
+        assert!(
+            matches!(io, BackendError::Io(_)) && io.needs_reopen(),
+            "{io}"
+        );
+        let other = BackendError::from(redb::StorageError::Corrupted("x".into()));
+        assert!(
+            matches!(other, BackendError::Db(_)) && !other.needs_reopen(),
+            "{other}"
+        );
     }
 }
