@@ -8,7 +8,7 @@
 
 mod display;
 
-pub use display::{DISPLAY_TOKEN_FILE, DisplayConfig, Driver};
+pub use display::{DISPLAY_TOKEN_FILE, DisplayConfig, Driver, PixelFormat};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/wago/wago.toml";
 /// Data directory when neither config nor systemd says otherwise.
 pub const DEFAULT_DATA_DIR: &str = "./data";
+/// Name of the file in the data directory the generated admin token is
+/// written to (by `wago serve`; read by `wago display` and `wago pair`).
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 /// LAN clients are not trusted until the operator says so: loopback by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1337";
 /// Large enough for base64 media (a 16 MB video is ~22 MB as base64).

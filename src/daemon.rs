@@ -22,8 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Name of the file the generated admin token is written to.
-pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+pub use crate::config::ADMIN_TOKEN_FILE;
 
 /// Why the daemon could not start or run.
 #[derive(Debug, thiserror::Error)]

@@ -35,6 +35,7 @@
 //!   for `form` deliveries (through `webhook::media`, which the engine implements).
 //! - [`display`]: `wago display` / `wago pair`: the pairing screen, a separate process
 //!   speaking HTTP to the gateway.
+//! - [`qr`]: pairing QR codes (modules and PNG), for the API and the pairing screen.
 //! - [`daemon`]: `wago serve`: wires the parts together under one cancellation token.
 //! - [`supervisor`]: task heartbeats, restarts with backoff, and systemd's READY/STATUS/WATCHDOG.
 //! - [`malloc`]: glibc arena cap and periodic trim.
@@ -57,6 +58,7 @@ pub mod display;
 pub mod engine;
 pub mod event;
 pub mod malloc;
+pub mod qr;
 pub mod server;
 pub mod store;
 pub mod supervisor;

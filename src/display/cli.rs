@@ -85,7 +85,7 @@ fn pair_token(cfg: &Config, args: &PairArgs) -> Option<Secret> {
     }
     super::run::read_token(&cfg.display_token_file())
         .or_else(|| cfg.admin_token.clone())
-        .or_else(|| super::run::read_token(&cfg.data_dir.join(crate::daemon::ADMIN_TOKEN_FILE)))
+        .or_else(|| super::run::read_token(&cfg.data_dir.join(crate::config::ADMIN_TOKEN_FILE)))
 }
 
 /// `wago pair`: prints the QR code and waits until the phone has scanned it.

@@ -22,7 +22,8 @@ pub mod media;
 pub mod notices;
 mod outbound;
 mod outgoing;
-pub mod qr;
+/// Pairing QR rendering, where the pairing routes have always found it.
+pub use crate::qr;
 mod sender;
 mod session;
 pub mod status;
