@@ -3,9 +3,9 @@
 //!
 //! Owns: opening the file (one process per data directory, enforced by redb's
 //! file lock), schema upgrades, and the domain methods. It is the one front
-//! door to the file: only this module opens redb transactions (besides the
-//! WhatsApp key store, `engine::backend`, which holds its own `wa_*` tables),
-//! and no redb type appears in its domain methods. Each method that commits
+//! door to the file: only this module opens redb transactions (the
+//! WhatsApp key store's too: `keys` gives `engine::backend` row operations
+//! on the `wa_*` tables), and no redb type appears in its domain methods. Each method that commits
 //! events or changes subscriptions rings the outbox's bell itself (see
 //! `outbox`'s module doc), so delivery can never be left waiting by
 //! a producer that forgot to. Every redb call is blocking, so the methods go
@@ -13,6 +13,7 @@
 //! Must not know about HTTP or WhatsApp types.
 
 mod error;
+pub mod keys;
 pub mod media;
 pub mod messages;
 mod outbox;
@@ -109,10 +110,11 @@ impl Store {
         &self.inner.dir
     }
 
-    /// The current database handle, for blocking code that owns its own
-    /// tables (the WhatsApp key store). Call it from blocking context, per
-    /// operation: do not keep the handle, it is replaced after an I/O failure.
-    /// Report I/O failures through [`Store::mark_broken`].
+    /// The current database handle, for blocking code that reads rows
+    /// directly: the key store's transactions (`keys`) and tests that
+    /// inspect the file. Call it from blocking context, per operation: do
+    /// not keep the handle, it is replaced after an I/O failure. Report I/O
+    /// failures through [`Store::mark_broken`].
     pub fn database(&self) -> Result<Arc<Database>, StoreError> {
         self.inner.current()
     }

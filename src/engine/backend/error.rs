@@ -1,6 +1,7 @@
 //! The key store's error type, and its mapping into wacore's store error.
 //!
-//! Owns: turning redb, codec and task failures into one [`BackendError`], and
+//! Owns: turning store (redb, through `StoreError`, the one funnel), codec
+//! and task failures into one [`BackendError`], and
 //! that into `wacore::store::error::StoreError` at the trait boundary. The
 //! library only sees wacore's type; the gateway (wipes, tests) sees ours.
 
@@ -74,25 +75,6 @@ impl BackendError {
     }
 }
 
-// redb failures take one funnel: the store's classification (disk full,
-// I/O that needs a reopen, anything else), then `From<StoreError>` above.
-// Both layers so agree on what needs a reopen.
-macro_rules! via_store_error {
-    ($($t:ty),*) => {$(
-        impl From<$t> for BackendError {
-            fn from(e: $t) -> Self {
-                crate::store::StoreError::from(e).into()
-            }
-        }
-    )*};
-}
-via_store_error!(
-    redb::StorageError,
-    redb::CommitError,
-    redb::TransactionError,
-    redb::TableError
-);
-
 impl From<tokio::task::JoinError> for BackendError {
     fn from(e: tokio::task::JoinError) -> Self {
         BackendError::Task(e.to_string())
@@ -145,20 +127,19 @@ mod tests {
     }
 
     #[test]
-    fn redb_failures_are_classified_like_the_stores() {
-        let full = BackendError::from(redb::StorageError::Io(std::io::Error::from_raw_os_error(
-            libc::ENOSPC,
-        )));
+    fn store_failures_keep_their_reopen_class() {
+        use crate::store::StoreError;
+        let full = BackendError::from(StoreError::Full);
         assert!(
             matches!(full, BackendError::Full(_)) && full.needs_reopen(),
             "{full}"
         );
-        let io = BackendError::from(redb::StorageError::PreviousIo);
+        let io = BackendError::from(StoreError::Io("a previous I/O error".into()));
         assert!(
             matches!(io, BackendError::Io(_)) && io.needs_reopen(),
             "{io}"
         );
-        let other = BackendError::from(redb::StorageError::Corrupted("x".into()));
+        let other = BackendError::from(StoreError::Db("x".into()));
         assert!(
             matches!(other, BackendError::Db(_)) && !other.needs_reopen(),
             "{other}"
