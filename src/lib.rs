@@ -27,9 +27,10 @@
 //! - [`event`]: the gateway's own event vocabulary: the [`event::Event`] the engine
 //!   produces and the outbox delivers, and the filter names clients subscribe with.
 //! - [`store`]: the single redb file: table definitions, schema upgrades, domain
-//!   methods; the only module that opens transactions (with the key store in
-//!   `engine::backend`). Its outbox wing records events with their delivery jobs
-//!   and rings the bell after each commit.
+//!   methods; the only module that opens transactions or names a redb type. Its
+//!   outbox wing records events with their delivery jobs and rings the bell after
+//!   each commit; its `keys` wing holds the WhatsApp key store's rows, which
+//!   `engine::backend` adapts to whatsapp-rust's `Backend` trait.
 //! - [`webhook`]: store-and-forward delivery: one worker per subscription, waiting
 //!   on the store's bell; retries, signing; fetches received media from the engine
 //!   for `form` deliveries (through `webhook::media`, which the engine implements).
