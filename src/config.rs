@@ -5,11 +5,17 @@
 //! variables. The merged table is parsed (unknown keys are errors naming the
 //! key), then validated (bad values are errors naming the key). Nothing here
 //! is global: `daemon` passes the parts down.
+//!
+//! Files: the types and loading here; the `WAGO_*` table and its
+//! application in `env`; the checks of parsed values in `validate`; the
+//! `[display]` section in `display`.
 
 mod display;
+mod env;
 mod limits;
+mod validate;
 
-pub use display::{DISPLAY_TOKEN_FILE, DisplayConfig, Driver};
+pub use display::{DISPLAY_TOKEN_FILE, DisplayConfig, Driver, PixelFormat};
 pub use limits::LimitsConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -19,6 +25,9 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/wago/wago.toml";
 /// Data directory when neither config nor systemd says otherwise.
 pub const DEFAULT_DATA_DIR: &str = "./data";
+/// Name of the file in the data directory the generated admin token is
+/// written to (by `wago serve`; read by `wago display` and `wago pair`).
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 /// LAN clients are not trusted until the operator says so: loopback by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1337";
 /// Large enough for base64 media (a 16 MB video is ~22 MB as base64).
@@ -332,131 +341,6 @@ pub enum ConfigError {
     Env { var: String, reason: String },
 }
 
-/// The kind of value an environment override carries.
-#[derive(Clone, Copy)]
-enum Kind {
-    Str,
-    Int,
-    Bool,
-}
-
-/// `WAGO_*` variables and the keys they set.
-const ENV_KEYS: &[(&str, &str, Kind)] = &[
-    ("WAGO_DATA_DIR", "data_dir", Kind::Str),
-    ("WAGO_LISTEN", "listen", Kind::Str),
-    ("WAGO_ADMIN_TOKEN", "admin_token", Kind::Str),
-    ("WAGO_LOG", "log", Kind::Str),
-    ("WAGO_MAX_BODY_BYTES", "http.max_body_bytes", Kind::Int),
-    (
-        "WAGO_HEADER_TIMEOUT_SECS",
-        "http.header_timeout_secs",
-        Kind::Int,
-    ),
-    (
-        "WAGO_BODY_TIMEOUT_SECS",
-        "http.body_timeout_secs",
-        Kind::Int,
-    ),
-    (
-        "WAGO_SHUTDOWN_GRACE_SECS",
-        "http.shutdown_grace_secs",
-        Kind::Int,
-    ),
-    ("WAGO_CACHE_MIB", "store.cache_mib", Kind::Int),
-    ("WAGO_WA_SERVER_URL", "whatsapp.server_url", Kind::Str),
-    ("WAGO_WA_VERSION", "whatsapp.version", Kind::Str),
-    ("WAGO_REJECT_CALLS", "whatsapp.reject_calls", Kind::Bool),
-    (
-        "WAGO_RECEIVED_MEDIA_MAX_MIB",
-        "received_media.max_total_mib",
-        Kind::Int,
-    ),
-    (
-        "WAGO_RECEIVED_MEDIA_RETENTION_HOURS",
-        "received_media.retention_hours",
-        Kind::Int,
-    ),
-    (
-        "WAGO_REJECT_CALL_MESSAGE",
-        "whatsapp.reject_call_message",
-        Kind::Str,
-    ),
-    (
-        "WAGO_WA_SEND_MAX_AGE_SECS",
-        "whatsapp.send_max_age_secs",
-        Kind::Int,
-    ),
-    (
-        "WAGO_WA_MEDIA_MAX_BYTES",
-        "whatsapp.media_max_bytes",
-        Kind::Int,
-    ),
-    (
-        "WAGO_WA_MEDIA_FETCH_TIMEOUT_SECS",
-        "whatsapp.media_fetch_timeout_secs",
-        Kind::Int,
-    ),
-    ("WAGO_WEBHOOK_BASE_URL", "webhook.base_url", Kind::Str),
-    ("WAGO_WEBHOOK_URL", "webhook.global_url", Kind::Str),
-    ("WAGO_WEBHOOK_SECRET", "webhook.global_secret", Kind::Str),
-    ("WAGO_WEBHOOK_FORMAT", "webhook.global_format", Kind::Str),
-    ("WAGO_WEBHOOK_CONCURRENCY", "webhook.concurrency", Kind::Int),
-    (
-        "WAGO_WEBHOOK_TIMEOUT_SECS",
-        "webhook.timeout_secs",
-        Kind::Int,
-    ),
-    (
-        "WAGO_WEBHOOK_RETRY_FIRST_MS",
-        "webhook.retry_first_ms",
-        Kind::Int,
-    ),
-    (
-        "WAGO_WEBHOOK_RETRY_MAX_DELAY_MS",
-        "webhook.retry_max_delay_ms",
-        Kind::Int,
-    ),
-    (
-        "WAGO_WEBHOOK_GIVE_UP_SECS",
-        "webhook.give_up_secs",
-        Kind::Int,
-    ),
-    (
-        "WAGO_WEBHOOK_RETENTION_HOURS",
-        "webhook.retention_hours",
-        Kind::Int,
-    ),
-    ("WAGO_WEBHOOK_MAX_LOG_MIB", "webhook.max_log_mib", Kind::Int),
-    (
-        "WAGO_WEBHOOK_FORWARD_MEDIA",
-        "webhook.forward_media",
-        Kind::Bool,
-    ),
-    ("WAGO_DISPLAY_DRIVER", "display.driver", Kind::Str),
-    ("WAGO_DISPLAY_DEVICE", "display.device", Kind::Str),
-    ("WAGO_DISPLAY_WIDTH", "display.width", Kind::Int),
-    ("WAGO_DISPLAY_HEIGHT", "display.height", Kind::Int),
-    ("WAGO_DISPLAY_FORMAT", "display.format", Kind::Str),
-    ("WAGO_DISPLAY_ROTATION", "display.rotation", Kind::Int),
-    ("WAGO_DISPLAY_BUTTON_CHIP", "display.button_chip", Kind::Str),
-    ("WAGO_DISPLAY_BUTTON_LINE", "display.button_line", Kind::Int),
-    (
-        "WAGO_DISPLAY_BUTTON_INPUT",
-        "display.button_input",
-        Kind::Str,
-    ),
-    ("WAGO_DISPLAY_QR_ON_LAN", "display.qr_on_lan", Kind::Bool),
-    ("WAGO_DISPLAY_TOKEN_FILE", "display.token_file", Kind::Str),
-    ("WAGO_DISPLAY_SESSION", "display.session", Kind::Str),
-    ("WAGO_DISPLAY_GATEWAY_URL", "display.gateway_url", Kind::Str),
-    ("WAGO_DISPLAY_LAN_URL", "display.lan_url", Kind::Str),
-    ("WAGO_DISPLAY_AUTO_PAIR", "display.auto_pair", Kind::Bool),
-    ("WAGO_DISPLAY_POLL_MS", "display.poll_ms", Kind::Int),
-];
-
-/// Variables that are not config keys but belong to wago.
-const ENV_OTHER: &[&str] = &["WAGO_CONFIG"];
-
 impl Config {
     /// Loads the configuration: `path` if given (it must exist), else the
     /// default path if it exists, else defaults; then the environment.
@@ -471,7 +355,7 @@ impl Config {
             }
             None => toml::Table::new(),
         };
-        apply_env(&mut table, env)?;
+        env::apply_env(&mut table, env)?;
         let cfg: Config =
             serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
                 ConfigError::Key {
@@ -489,168 +373,6 @@ impl Config {
             key: "listen".into(),
             reason: format!("`{}` is not an address:port ({e})", self.listen),
         })
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.listen_addr()?;
-        let key = |key: &str, reason: &str| ConfigError::Key {
-            key: key.into(),
-            reason: reason.into(),
-        };
-        if self.data_dir.as_os_str().is_empty() {
-            return Err(key("data_dir", "must not be empty"));
-        }
-        if let Some(t) = &self.admin_token
-            && t.expose().len() < 16
-        {
-            return Err(key("admin_token", "must be at least 16 characters"));
-        }
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
-            return Err(key("log", &e.to_string()));
-        }
-        let h = &self.http;
-        if !(1024..=1 << 30).contains(&h.max_body_bytes) {
-            return Err(key(
-                "http.max_body_bytes",
-                "must be between 1024 and 1073741824",
-            ));
-        }
-        for (k, v) in [
-            ("http.header_timeout_secs", h.header_timeout_secs),
-            ("http.body_timeout_secs", h.body_timeout_secs),
-            ("http.shutdown_grace_secs", h.shutdown_grace_secs),
-        ] {
-            if !(1..=3600).contains(&v) {
-                return Err(key(k, "must be between 1 and 3600 seconds"));
-            }
-        }
-        self.whatsapp.version_triple()?;
-        let url = &self.whatsapp.server_url;
-        if !(url.is_empty() || url.starts_with("ws://") || url.starts_with("wss://")) {
-            return Err(key("whatsapp.server_url", "must be a ws:// or wss:// URL"));
-        }
-        if !(1..=100).contains(&self.whatsapp.max_connect_failures) {
-            return Err(key(
-                "whatsapp.max_connect_failures",
-                "must be between 1 and 100",
-            ));
-        }
-        if !(1..=100).contains(&self.whatsapp.send_attempts) {
-            return Err(key("whatsapp.send_attempts", "must be between 1 and 100"));
-        }
-        if self.whatsapp.reject_call_message.len() > MAX_REJECT_CALL_MESSAGE {
-            return Err(key(
-                "whatsapp.reject_call_message",
-                "must be at most 4096 bytes",
-            ));
-        }
-        if !self.whatsapp.reject_call_message.is_empty() && !self.whatsapp.reject_calls {
-            return Err(key(
-                "whatsapp.reject_call_message",
-                "is only sent when whatsapp.reject_calls is true",
-            ));
-        }
-        if !(1..=30 * 24 * 3600).contains(&self.whatsapp.send_max_age_secs) {
-            return Err(key(
-                "whatsapp.send_max_age_secs",
-                "must be between 1 and 2592000 (30 days)",
-            ));
-        }
-        if !(1024..=100 * 1024 * 1024).contains(&self.whatsapp.media_max_bytes) {
-            return Err(key(
-                "whatsapp.media_max_bytes",
-                "must be between 1024 and 104857600 (100 MiB)",
-            ));
-        }
-        if !(1..=600).contains(&self.whatsapp.media_fetch_timeout_secs) {
-            return Err(key(
-                "whatsapp.media_fetch_timeout_secs",
-                "must be between 1 and 600",
-            ));
-        }
-        if !(1..=1024).contains(&self.store.cache_mib) {
-            return Err(key("store.cache_mib", "must be between 1 and 1024"));
-        }
-        if !(1..=1 << 20).contains(&self.received_media.max_total_mib) {
-            return Err(key(
-                "received_media.max_total_mib",
-                "must be between 1 and 1048576",
-            ));
-        }
-        if !(1..=24 * 366).contains(&self.received_media.retention_hours) {
-            return Err(key(
-                "received_media.retention_hours",
-                "must be between 1 and 8784 (a year)",
-            ));
-        }
-        self.validate_webhook()
-    }
-
-    fn validate_webhook(&self) -> Result<(), ConfigError> {
-        let key = |key: &str, reason: &str| ConfigError::Key {
-            key: key.into(),
-            reason: reason.into(),
-        };
-        let w = &self.webhook;
-        let is_url = |u: &str| {
-            (u.starts_with("http://") || u.starts_with("https://"))
-                && u.len() > 8
-                && !u.chars().any(char::is_whitespace)
-        };
-        if let Some(u) = &w.base_url
-            && !is_url(u)
-        {
-            return Err(key(
-                "webhook.base_url",
-                "must be an http:// or https:// URL",
-            ));
-        }
-        if let Some(u) = &w.global_url
-            && !is_url(u)
-        {
-            return Err(key(
-                "webhook.global_url",
-                "must be an http:// or https:// URL",
-            ));
-        }
-        for e in &w.global_events {
-            if !crate::event::is_filter_name(e) {
-                return Err(key(
-                    "webhook.global_events",
-                    &format!("unknown event `{e}`"),
-                ));
-            }
-        }
-        if !matches!(w.global_format.as_str(), "json" | "form") {
-            return Err(key("webhook.global_format", "must be json or form"));
-        }
-        let ranges: [(&str, u64, u64, u64); 8] = [
-            ("webhook.concurrency", w.concurrency, 1, 256),
-            ("webhook.timeout_secs", w.timeout_secs, 1, 300),
-            ("webhook.retry_first_ms", w.retry_first_ms, 1, 3_600_000),
-            (
-                "webhook.retry_max_delay_ms",
-                w.retry_max_delay_ms,
-                1,
-                86_400_000,
-            ),
-            ("webhook.give_up_secs", w.give_up_secs, 1, 30 * 86_400),
-            ("webhook.retention_hours", w.retention_hours, 1, 24 * 365),
-            ("webhook.max_log_mib", w.max_log_mib, 1, 64 * 1024),
-            (
-                "webhook.secret_overlap_hours",
-                w.secret_overlap_hours,
-                0,
-                24 * 30,
-            ),
-        ];
-        for (k, v, lo, hi) in ranges {
-            if !(lo..=hi).contains(&v) {
-                return Err(key(k, &format!("must be between {lo} and {hi}")));
-            }
-        }
-        self.display.validate()?;
-        self.limits.validate()
     }
 
     /// The display token file: `display.token_file`, else `<data_dir>/display-token`.
@@ -672,68 +394,6 @@ fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })
-}
-
-fn apply_env(
-    table: &mut toml::Table,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
-    for (var, raw) in env {
-        if !var.starts_with("WAGO_") || ENV_OTHER.contains(&var.as_str()) {
-            continue;
-        }
-        let all = || ENV_KEYS.iter().chain(limits::ENV_KEYS);
-        let Some(&(_, key, kind)) = all().find(|(v, _, _)| *v == var) else {
-            let known: Vec<&str> = all().map(|(v, _, _)| *v).collect();
-            return Err(ConfigError::Env {
-                var,
-                reason: format!("unknown; known variables: {}", known.join(", ")),
-            });
-        };
-        let value = match kind {
-            Kind::Str => toml::Value::String(raw),
-            Kind::Bool => match raw.trim() {
-                "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
-                "0" | "false" | "no" | "off" | "" => toml::Value::Boolean(false),
-                _ => {
-                    return Err(ConfigError::Env {
-                        var,
-                        reason: format!("sets `{key}`, which needs true or false"),
-                    });
-                }
-            },
-            Kind::Int => match raw.trim().parse::<i64>() {
-                Ok(n) => toml::Value::Integer(n),
-                Err(_) => {
-                    return Err(ConfigError::Env {
-                        var,
-                        reason: format!("sets `{key}`, which needs a whole number"),
-                    });
-                }
-            },
-        };
-        let mut parts = key.split('.').peekable();
-        let mut cur = &mut *table;
-        while let Some(part) = parts.next() {
-            if parts.peek().is_none() {
-                cur.insert(part.to_string(), value);
-                break;
-            }
-            let entry = cur
-                .entry(part.to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            cur = match entry {
-                toml::Value::Table(t) => t,
-                _ => {
-                    return Err(ConfigError::Key {
-                        key: part.into(),
-                        reason: "must be a table".into(),
-                    });
-                }
-            };
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::engine::{Engine, EngineConfig};
 use crate::store::{Retention, Store, StoreError, hash_token};
 use crate::supervisor::{Checkin, Criticality, DEFAULT_MAX_SILENCE, Supervisor};
-use crate::webhook::{DeliveryConfig, Hub, retry::RetryPolicy};
+use crate::webhook::{DeliveryConfig, retry::RetryPolicy};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -22,8 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Name of the file the generated admin token is written to.
-pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+pub use crate::config::ADMIN_TOKEN_FILE;
 
 /// Why the daemon could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -101,10 +100,14 @@ pub async fn serve(
     crate::webhook::global::sync_global(&store, w).await?;
     // Delivery stops with the daemon, or alone if the daemon cannot start.
     let delivery_stop = shutdown.child_token();
-    let hub = Hub::new(delivery_stop.clone());
     let tasks = tokio_util::task::TaskTracker::new();
-    crate::webhook::spawn(store.clone(), hub.clone(), delivery.clone(), &tasks)
-        .map_err(|e| DaemonError::Webhook(e.to_string()))?;
+    crate::webhook::spawn(
+        store.clone(),
+        delivery_stop.clone(),
+        delivery.clone(),
+        &tasks,
+    )
+    .map_err(|e| DaemonError::Webhook(e.to_string()))?;
     tasks.close();
     let bound = tokio::net::TcpListener::bind(addr)
         .await
@@ -127,7 +130,6 @@ pub async fn serve(
     let engine = Engine::new(
         store.clone(),
         engine_config(&cfg, supervisor.checkin()),
-        hub.clone(),
         shutdown.child_token(),
     );
     if w.forward_media {
@@ -142,7 +144,7 @@ pub async fn serve(
         supervisor.heartbeat("http-accept", Criticality::Critical, DEFAULT_MAX_SILENCE);
     supervisor.ready(&format!("Serving on {bound}"));
     let app = Arc::new(App {
-        hub,
+        shutdown: delivery_stop.clone(),
         webhooks: WebhookSettings {
             base_url: w.base_url.clone(),
             secret_overlap_ms: (w.secret_overlap_hours * 3600 * 1000) as i64,
@@ -297,13 +299,17 @@ fn spawn_signal_watch(shutdown: CancellationToken) -> Result<(), DaemonError> {
         signal(SignalKind::terminate()).map_err(|e| DaemonError::Signals(e.to_string()))?;
     let mut int =
         signal(SignalKind::interrupt()).map_err(|e| DaemonError::Signals(e.to_string()))?;
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-            _ = shutdown.cancelled() => return,
-        }
-        shutdown.cancel();
-    });
+    let span = tracing::info_span!("signals");
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+                _ = shutdown.cancelled() => return,
+            }
+            shutdown.cancel();
+        },
+        span,
+    ));
     Ok(())
 }

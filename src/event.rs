@@ -48,6 +48,43 @@ pub fn is_filter_name(name: &str) -> bool {
     WAGO_FILTERS.contains(&name) || NORMALIZED.contains(&name)
 }
 
+/// The first name of an event filter that may not appear in one: the one
+/// check behind every route and config key that takes a filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownFilter {
+    /// Its position in the filter (for `Events[i]`-style field names).
+    pub index: usize,
+    /// The name as given.
+    pub name: String,
+}
+
+impl std::fmt::Display for UnknownFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown event `{}`", self.name)
+    }
+}
+
+impl UnknownFilter {
+    /// The message with the names that are allowed.
+    pub fn with_hint(&self) -> String {
+        format!(
+            "{self}; use {} or a normalized name",
+            WAGO_FILTERS.join(", ")
+        )
+    }
+}
+
+/// Checks every name of an event filter (see [`is_filter_name`]).
+pub fn check_filter(filter: &[String]) -> Result<(), UnknownFilter> {
+    match filter.iter().position(|e| !is_filter_name(e)) {
+        Some(index) => Err(UnknownFilter {
+            index,
+            name: filter[index].clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The WaGo filter name that covers a normalized event name.
 pub fn wago_filter_of(normalized: &str) -> Option<&'static str> {
     Some(match normalized {
@@ -130,5 +167,18 @@ mod tests {
         for n in NORMALIZED {
             assert!(is_filter_name(n));
         }
+    }
+
+    #[test]
+    fn check_filter_names_the_first_unknown_entry_with_its_hint() {
+        let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(check_filter(&f(&["Message", "message.read"])), Ok(()));
+        let u = check_filter(&f(&["Message", "Nope", "Bad"])).expect_err("unknown");
+        assert_eq!((u.index, u.name.as_str()), (1, "Nope"));
+        assert_eq!(u.to_string(), "unknown event `Nope`");
+        assert_eq!(
+            u.with_hint(),
+            "unknown event `Nope`; use Message, ReadReceipt, Presence, ChatPresence, Call, LoggedOut, All or a normalized name"
+        );
     }
 }

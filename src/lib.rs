@@ -4,18 +4,39 @@
 //!
 //! ```text
 //!  LAN client ──HTTP──▶ server ─▶ api ─▶ engine ──▶ WhatsApp
-//!                                   │       │
-//!                                   ▼       ▼
-//!  WhatsApp ──▶ engine ──────────▶ store (+ outbox) ──▶ webhook delivery ──▶ LAN receivers
+//!                                  │        │
+//!                                  │        │ event::Event
+//!                                  ▼        ▼
+//!  WhatsApp ──▶ engine ─────────▶ store ══ outbox (event log, jobs, dead letters,
+//!                                  │          subscriptions, bell)
+//!                                  │                │ the bell rings after each commit
+//!                                  │                ▼
+//!   GET /events, SSE ◀──── api ◀───┘        webhook delivery ──▶ LAN receivers
+//!                                                   │ received media (form)
+//!                                                   └──▶ engine
+//!  display (own process) ──HTTP──▶ server
 //! ```
 //!
 //! - [`config`]: the typed configuration (TOML file, `WAGO_*` environment, defaults).
-//! - [`server`]: the hyper 1 HTTP server: accept loop, per-client limits and shedding, timeouts, shutdown.
-//! - [`api`]: routing, auth, the JSON envelope and one file per resource.
-//! - [`engine`]: the only module that imports `whatsapp_rust`; one client per session.
-//! - [`store`]: the single redb file: table definitions, schema upgrades, domain methods.
-//! - [`webhook`]: store-and-forward delivery: one worker per subscription, retries, signing.
-//! - [`display`]: `wago display` / `wago pair`: the pairing screen, a separate process speaking HTTP to the gateway.
+//! - [`server`]: the hyper 1 HTTP server: accept loop, per-client limits and shedding, timeouts, body limits, shutdown.
+//! - [`api`]: routing, auth, the JSON envelope and one file per resource. Reads and
+//!   writes the store directly for what is not WhatsApp (sessions, subscriptions,
+//!   message history, the event log and its SSE stream).
+//! - [`engine`]: the only module that imports `whatsapp_rust`; one client per
+//!   session. Turns library events into [`event::Event`]s and hands them to the store.
+//! - [`event`]: the gateway's own event vocabulary: the [`event::Event`] the engine
+//!   produces and the outbox delivers, and the filter names clients subscribe with.
+//! - [`store`]: the single redb file: table definitions, schema upgrades, domain
+//!   methods; the only module that opens transactions or names a redb type. Its
+//!   outbox wing records events with their delivery jobs and rings the bell after
+//!   each commit; its `keys` wing holds the WhatsApp key store's rows, which
+//!   `engine::backend` adapts to whatsapp-rust's `Backend` trait.
+//! - [`webhook`]: store-and-forward delivery: one worker per subscription, waiting
+//!   on the store's bell; retries, signing; fetches received media from the engine
+//!   for `form` deliveries (through `webhook::media`, which the engine implements).
+//! - [`display`]: `wago display` / `wago pair`: the pairing screen, a separate process
+//!   speaking HTTP to the gateway.
+//! - [`qr`]: pairing QR codes (modules and PNG), for the API and the pairing screen.
 //! - [`daemon`]: `wago serve`: wires the parts together under one cancellation token.
 //! - [`supervisor`]: task heartbeats, restarts with backoff, and systemd's READY/STATUS/WATCHDOG.
 //! - [`malloc`]: glibc arena cap and periodic trim.
@@ -38,6 +59,7 @@ pub mod display;
 pub mod engine;
 pub mod event;
 pub mod malloc;
+pub mod qr;
 pub mod server;
 pub mod store;
 pub mod supervisor;

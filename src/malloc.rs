@@ -62,18 +62,22 @@ pub fn trim() -> bool {
 
 /// Trims every [`TRIM_EVERY`] until `stop` is cancelled.
 pub fn spawn_trimmer(stop: CancellationToken) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(TRIM_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tick.tick() => {}
+    let span = tracing::info_span!("malloc-trim");
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let mut tick = tokio::time::interval(TRIM_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                // Walks every arena: off the async workers.
+                let _ = tokio::task::spawn_blocking(trim).await;
             }
-            // Walks every arena: off the async workers.
-            let _ = tokio::task::spawn_blocking(trim).await;
-        }
-    });
+        },
+        span,
+    ));
 }
 
 #[cfg(test)]

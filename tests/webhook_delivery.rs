@@ -526,3 +526,59 @@ async fn global_subscription_from_config_gets_every_session_signed() {
     let v = verify(&[case(&hits[2], secret, &hits[2].body, false, None)]);
     assert_eq!(v[0]["ok"], true, "{v:?}");
 }
+
+/// Symptom this guards against: a subscription created while delivery is
+/// idle never gets a worker, so the events pending for it wait (silently)
+/// until some other subscription change. Cause: a producer that commits and
+/// forgets to ring the bell. Fix: the store rings it itself after creating
+/// the subscription, so this holds with no other event or change arriving.
+#[tokio::test]
+async fn a_subscription_created_while_delivery_is_idle_gets_its_pending_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The global subscription exists before delivery starts (no ring needed
+    // for it): once it has been served, the dispatcher is parked, waiting
+    // for the next subscription change.
+    let global = Receiver::start().await;
+    let gw = Gateway::start_with(
+        dir.path(),
+        &fast().env("WAGO_WEBHOOK_URL", &global.url("/all")),
+    );
+    let admin = gw.admin_token();
+    let (sid, token) = create_session(&gw, &admin, "till").await;
+    inject(
+        &gw,
+        &admin,
+        json!({ "Session": sid, "Event": "message.received", "Payload": {} }),
+    )
+    .await;
+    assert_eq!(
+        global.wait_for(1, Duration::from_secs(10)).await.len(),
+        1,
+        "delivery runs"
+    );
+    // The new subscription, and events pending for it. Then nothing else
+    // happens: no other event, no other subscription change.
+    let new = Receiver::start().await;
+    subscribe(&gw, &token, json!({ "WebhookURL": new.url("/new") })).await;
+    let seqs = inject(
+        &gw,
+        &admin,
+        json!({ "Session": sid, "Event": "message.read", "Count": 3, "Payload": {} }),
+    )
+    .await;
+    let hits = new.wait_for(3, Duration::from_secs(10)).await;
+    assert_eq!(
+        hits.len(),
+        3,
+        "the new subscription got its events with no other event or change arriving"
+    );
+    let got: HashSet<u64> = hits
+        .iter()
+        .map(|h| h.json()["metadata"]["seq"].as_u64().expect("seq"))
+        .collect();
+    assert_eq!(
+        got,
+        seqs.iter().copied().collect(),
+        "exactly the pending ones"
+    );
+}

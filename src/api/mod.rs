@@ -34,11 +34,11 @@ pub use webhook::resolve_url;
 
 use crate::engine::{Engine, EngineError};
 use crate::store::{Retention, Store};
-use crate::webhook::Hub;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// Request limits the API enforces.
 #[derive(Debug, Clone)]
@@ -100,8 +100,8 @@ pub struct App {
     pub limits: Limits,
     /// The WhatsApp engine.
     pub engine: Engine,
-    /// Rings the delivery workers and event streams.
-    pub hub: Hub,
+    /// Ends the event streams (`GET /events/stream`) at shutdown.
+    pub shutdown: CancellationToken,
     /// Webhook settings.
     pub webhooks: WebhookSettings,
     /// The pairing display's routes.

@@ -9,7 +9,7 @@ use super::body::{self, Empty};
 use super::reply::{ApiError, Body, ok};
 use super::{App, auth};
 use crate::engine::{SessionStatus, State, qr};
-use crate::event::is_filter_name;
+use crate::event::check_filter;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
@@ -71,14 +71,8 @@ pub async fn connect(app: &App, req: Request<Incoming>) -> Result<Response<Body>
     let mut rec = auth::session(app, req.headers()).await?;
     let r: ConnectRequest = body::json(app, req, Empty::AsObject).await?;
     if let Some(events) = r.subscribe {
-        for (i, e) in events.iter().enumerate() {
-            if !is_filter_name(e) {
-                return Err(ApiError::field(
-                    &format!("Subscribe[{i}]"),
-                    format!("unknown event `{e}`"),
-                ));
-            }
-        }
+        check_filter(&events)
+            .map_err(|u| ApiError::field(&format!("Subscribe[{}]", u.index), u.to_string()))?;
         app.store
             .set_session_events(&rec.id, events.clone())
             .await?;

@@ -4,7 +4,7 @@
 use super::body::{self, Empty};
 use super::reply::{ApiError, Body, ok};
 use super::{App, auth};
-use crate::event::{is_filter_name, now_ms};
+use crate::event::now_ms;
 use crate::store::{SessionRecord, hash_token};
 use base64::Engine as _;
 use hyper::body::Incoming;
@@ -87,16 +87,7 @@ pub async fn init(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
         _ => None,
     };
     let events = r.events.unwrap_or_default();
-    for (i, e) in events.iter().enumerate() {
-        if !is_filter_name(e) {
-            return Err(ApiError::field(
-                &format!("Events[{i}]"),
-                format!(
-                    "unknown event `{e}`; use Message, ReadReceipt, Presence, ChatPresence, Call, LoggedOut, All or a normalized name"
-                ),
-            ));
-        }
-    }
+    super::webhook::check_events(&events)?;
     let rec = SessionRecord {
         id: random_id(),
         name,
@@ -151,10 +142,7 @@ pub async fn delete(
         // Log out on WhatsApp and wipe the keys before the record goes.
         app.engine.logout(id).await.map_err(super::engine_error)?;
     }
-    let dropped = app.store.delete_session_subscriptions(id).await?;
-    if dropped > 0 {
-        app.hub.subscriptions_changed();
-    }
+    // The record, its token and its subscriptions go in one transaction.
     if !app.store.delete_session(id).await? {
         let mut e = ApiError::new(
             StatusCode::NOT_FOUND,

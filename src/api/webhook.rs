@@ -12,7 +12,7 @@
 use super::body::{self, Empty};
 use super::reply::{ApiError, Body, ok};
 use super::{App, auth};
-use crate::event::is_filter_name;
+use crate::event::check_filter;
 use crate::store::{Format, SessionRecord, SigningSecret, Subscription, now_ms};
 use crate::webhook::sign;
 use hyper::body::Incoming;
@@ -119,18 +119,10 @@ pub fn resolve_url(app: &App, url: &str) -> Result<String, ApiError> {
     }
 }
 
-fn check_events(events: &[String]) -> Result<(), ApiError> {
-    for (i, e) in events.iter().enumerate() {
-        if !is_filter_name(e) {
-            return Err(ApiError::field(
-                &format!("Events[{i}]"),
-                format!(
-                    "unknown event `{e}`; use Message, ReadReceipt, Presence, ChatPresence, Call, LoggedOut, All or a normalized name"
-                ),
-            ));
-        }
-    }
-    Ok(())
+/// Checks an `Events` filter; the error names the entry at fault.
+pub(super) fn check_events(events: &[String]) -> Result<(), ApiError> {
+    check_filter(events)
+        .map_err(|u| ApiError::field(&format!("Events[{}]", u.index), u.with_hint()))
 }
 
 fn check_headers(h: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, ApiError> {
@@ -307,7 +299,6 @@ async fn create(
     let mut sub = blank(&rec.id, main);
     let shown = apply(app, &mut sub, input, true)?;
     let sub = app.store.create_subscription(sub).await?;
-    app.hub.subscriptions_changed();
     tracing::info!(session = %rec.id, subscription = sub.id, "webhook subscription created");
     Ok(ok(
         StatusCode::CREATED,
@@ -332,7 +323,6 @@ async fn update(
     if !app.store.update_subscription(sub.clone()).await? {
         return Err(not_found());
     }
-    app.hub.subscriptions_changed();
     Ok(ok(StatusCode::OK, with_secret(view(&sub, now_ms()), shown)))
 }
 
@@ -342,7 +332,6 @@ async fn delete(app: &App, sub: &Subscription) -> Result<Response<Body>, ApiErro
         .delete_subscription(sub.id)
         .await?
         .ok_or_else(not_found)?;
-    app.hub.subscriptions_changed();
     Ok(ok(
         StatusCode::OK,
         json!({ "Id": sub.id, "Deleted": true, "DroppedJobs": dropped }),
@@ -426,6 +415,5 @@ pub async fn create_main_at_init(
     let mut sub = blank(&rec.id, true);
     let shown = apply(app, &mut sub, input, true)?;
     app.store.create_subscription(sub).await?;
-    app.hub.subscriptions_changed();
     Ok(shown)
 }

@@ -245,7 +245,6 @@ pub async fn replay(
     if seq.is_some() && n == 0 {
         return Err(dead_not_found());
     }
-    app.hub.committed(0);
     Ok(super::reply::ok(StatusCode::OK, json!({ "Replayed": n })))
 }
 

@@ -2,9 +2,40 @@
 //! and the gateway's display routes.
 
 use super::ConfigError;
-use crate::display::pixfmt::PixelFormat;
 use serde::Deserialize;
 use std::path::PathBuf;
+
+/// A driver's pixel format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PixelFormat {
+    /// 16-bit 5-6-5.
+    Rgb565,
+    /// 32-bit, X unused.
+    Xrgb8888,
+    /// 1 bit per pixel in SSD1306 page order.
+    Mono,
+}
+
+impl PixelFormat {
+    /// Bits per pixel.
+    pub fn bits(self) -> u32 {
+        match self {
+            PixelFormat::Rgb565 => 16,
+            PixelFormat::Xrgb8888 => 32,
+            PixelFormat::Mono => 1,
+        }
+    }
+
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            PixelFormat::Rgb565 => "rgb565",
+            PixelFormat::Xrgb8888 => "xrgb8888",
+            PixelFormat::Mono => "mono",
+        }
+    }
+}
 
 /// Default token file name inside the data directory.
 pub const DISPLAY_TOKEN_FILE: &str = "display-token";

@@ -6,7 +6,8 @@
 //! counts as under pressure. Separate from any message-sending limits: these
 //! protect the HTTP server, not WhatsApp accounts. Read by `server`.
 
-use super::{ConfigError, Kind};
+use super::ConfigError;
+use super::env::Kind;
 use serde::Deserialize;
 
 /// Default most connections open at once (file descriptors: see the README).

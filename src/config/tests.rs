@@ -253,10 +253,7 @@ fn display_section_and_env_overrides() {
         ],
     )
     .expect("format");
-    assert_eq!(
-        cfg.display.format,
-        Some(crate::display::pixfmt::PixelFormat::Xrgb8888)
-    );
+    assert_eq!(cfg.display.format, Some(super::PixelFormat::Xrgb8888));
 }
 
 /// A config text, environment variables, and the key the error must name.

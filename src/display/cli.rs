@@ -44,19 +44,23 @@ pub fn display_main(cfg: &Config) -> ExitCode {
     let result = rt.block_on(async {
         let shutdown = CancellationToken::new();
         let s = shutdown.clone();
-        tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            if let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
+        let span = tracing::info_span!("signals");
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                use tokio::signal::unix::{SignalKind, signal};
+                if let (Ok(mut term), Ok(mut int)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::interrupt()),
+                ) {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                    s.cancel();
                 }
-                s.cancel();
-            }
-        });
+            },
+            span,
+        ));
         super::run::run(cfg, shutdown).await
     });
     match result {
@@ -81,7 +85,7 @@ fn pair_token(cfg: &Config, args: &PairArgs) -> Option<Secret> {
     }
     super::run::read_token(&cfg.display_token_file())
         .or_else(|| cfg.admin_token.clone())
-        .or_else(|| super::run::read_token(&cfg.data_dir.join(crate::daemon::ADMIN_TOKEN_FILE)))
+        .or_else(|| super::run::read_token(&cfg.data_dir.join(crate::config::ADMIN_TOKEN_FILE)))
 }
 
 /// `wago pair`: prints the QR code and waits until the phone has scanned it.

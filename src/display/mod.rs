@@ -29,7 +29,6 @@ pub mod model;
 pub mod pair;
 pub mod pixfmt;
 pub mod png;
-pub mod qr;
 pub mod run;
 pub mod screens;
 pub mod ssd1306;

@@ -6,39 +6,9 @@
 //! - `Mono`: SSD1306 pages: 8 rows per page, one byte per column, bit 0 on top.
 
 use super::canvas::Canvas;
-use serde::Deserialize;
-
-/// A driver's pixel format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PixelFormat {
-    /// 16-bit 5-6-5.
-    Rgb565,
-    /// 32-bit, X unused.
-    Xrgb8888,
-    /// 1 bit per pixel in SSD1306 page order.
-    Mono,
-}
-
-impl PixelFormat {
-    /// Bits per pixel.
-    pub fn bits(self) -> u32 {
-        match self {
-            PixelFormat::Rgb565 => 16,
-            PixelFormat::Xrgb8888 => 32,
-            PixelFormat::Mono => 1,
-        }
-    }
-
-    /// The config spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            PixelFormat::Rgb565 => "rgb565",
-            PixelFormat::Xrgb8888 => "xrgb8888",
-            PixelFormat::Mono => "mono",
-        }
-    }
-}
+/// The format type is the config's (`[display] format`); re-exported here
+/// where the drivers use it, so `config` needs nothing from `display`.
+pub use crate::config::PixelFormat;
 
 /// A lit pixel on a 1-bit panel: luminance at least half.
 const MONO_THRESHOLD: u8 = 128;

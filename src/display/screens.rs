@@ -341,7 +341,7 @@ fn pairing(c: &mut Canvas, s: &DisplayStatus, sz: Sizes, t: &Theme, top: u32, no
         .qr_code
         .as_deref()
         .filter(|_| !sz.small)
-        .and_then(|q| super::qr::modules(q).ok())
+        .and_then(|q| crate::qr::modules(q).ok())
         .filter(|rows| side / n(rows) >= MIN_QR_MODULE_PX);
     let Some(rows) = modules else {
         // No QR here: the pair code, or how to get one.

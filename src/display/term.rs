@@ -12,7 +12,7 @@ pub const TERM_QUIET: usize = 2;
 
 /// The QR code for `data` as lines of half blocks.
 pub fn qr_lines(data: &str) -> Result<Vec<String>, String> {
-    let rows = super::qr::modules(data)?;
+    let rows = crate::qr::modules(data).map_err(|e| e.to_string())?;
     let n = rows.len() + 2 * TERM_QUIET;
     // Light when outside the code or a light module.
     let light = |x: usize, y: usize| -> bool {

@@ -9,8 +9,6 @@ use super::session::Outcome;
 use super::{Code, Engine, SessionCtl, State, notices};
 use crate::event::now_ms;
 use crate::store::MessageState;
-use crate::store::messages::advance;
-use crate::store::record_events;
 use serde_json::json;
 use std::sync::Arc;
 use whatsapp_rust::Client;
@@ -138,11 +136,15 @@ pub(super) async fn apply(
                 .await;
             // Senders see delivered ticks only once we are "available".
             let c = client.clone();
-            engine.inner.tasks.spawn(async move {
-                if let Err(e) = c.presence().set_available().await {
-                    tracing::warn!(error = %e, "could not set presence available");
-                }
-            });
+            let span = tracing::info_span!("presence", session = %ctl.id);
+            engine.inner.tasks.spawn(tracing::Instrument::instrument(
+                async move {
+                    if let Err(e) = c.presence().set_available().await {
+                        tracing::warn!(error = %e, "could not set presence available");
+                    }
+                },
+                span,
+            ));
             ctl.wake.notify_one();
         }
         Event::Disconnected(d) => {
@@ -174,7 +176,6 @@ pub(super) async fn apply(
             };
             let ids: Vec<String> = r.message_ids.iter().map(|m| m.to_string()).collect();
             let at = r.timestamp.timestamp_millis();
-            let session = ctl.id.clone();
             let name = match state {
                 MessageState::Delivered => "message.delivered",
                 MessageState::Read => "message.read",
@@ -184,28 +185,12 @@ pub(super) async fn apply(
             let result = engine
                 .inner
                 .store
-                .run(move |db| {
-                    let tx = db.begin_write()?;
-                    let mut events = Vec::new();
-                    for id in &ids {
-                        if let Some(rec) = advance(&tx, &session, id, state, at)? {
-                            events.push(c.event(
-                                name,
-                                Some(rec.chat.clone()),
-                                super::message_payload(&rec),
-                            ));
-                        }
-                    }
-                    let seqs = record_events(&tx, &events)?;
-                    tx.commit()?;
-                    Ok(seqs)
+                .apply_receipt(&ctl.id, ids, state, at, move |rec| {
+                    c.event(name, Some(rec.chat.clone()), super::message_payload(rec))
                 })
                 .await;
-            match result {
-                Ok(seqs) => engine.committed(&seqs),
-                Err(e) => {
-                    tracing::error!(session = %ctl.id, error = %e, "could not record a receipt")
-                }
+            if let Err(e) = result {
+                tracing::error!(session = %ctl.id, error = %e, "could not record a receipt")
             }
         }
         _ => {}

@@ -1,16 +1,17 @@
 //! The inbound durability hook: the library holds back its ack to WhatsApp
 //! until this returns, so a message is either committed here or redelivered.
 //!
-//! One write transaction per batch, idempotent on the message id (a crash
+//! One store commit per batch ([`Store::commit_inbound`]: the messages and
+//! their events in one transaction), idempotent on the message id (a crash
 //! after commit and before the ack replays the batch).
+//!
+//! [`Store::commit_inbound`]: crate::store::Store::commit_inbound
 
 use super::inbound::{classify, event_name, has_media};
 use super::{Engine, SessionCtl};
 use crate::event::now_ms;
-use crate::store::media::put_media_ref;
-use crate::store::messages::{StateChange, amend_target, insert_inbound};
-use crate::store::record_events;
-use crate::store::{MessageRecord, MessageState};
+use crate::store::messages::StateChange;
+use crate::store::{InboundRecord, MessageRecord, MessageState};
 use std::sync::Arc;
 use whatsapp_rust::wacore::proto_helpers::MessageExt;
 use whatsapp_rust::wacore::types::events::InboundMessage;
@@ -93,13 +94,13 @@ impl InboundDurabilityHook for StoreHook {
     ) -> anyhow::Result<()> {
         // Each record with, for media kinds, the encoded message to download
         // its file from later (a restart must not lose that).
-        let records: Vec<(MessageRecord, Option<Vec<u8>>)> = batch
+        let records: Vec<InboundRecord> = batch
             .iter()
             .filter_map(|m| {
-                let rec = record_of(m)?;
+                let record = record_of(m)?;
                 let media =
-                    has_media(&rec.kind).then(|| m.message.get_base_message().encode_to_vec());
-                Some((rec, media))
+                    has_media(&record.kind).then(|| m.message.get_base_message().encode_to_vec());
+                Some(InboundRecord { record, media })
             })
             .collect();
         // Test-only crash injection (compiled only with the `test-sim`
@@ -112,54 +113,17 @@ impl InboundDurabilityHook for StoreHook {
             tracing::error!("test crash injection: aborting before the inbound commit");
             std::process::abort();
         }
-        let session = self.ctl.id.clone();
         let ctl = self.ctl.clone();
         // The messages and their webhook jobs commit together, before the ack.
-        let (stored, seqs) = self
+        let stored = self
             .engine
             .inner
             .store
-            .run(move |db| {
-                let tx = db.begin_write()?;
-                let mut events = Vec::new();
-                for (rec, media) in records {
-                    if let Some(media) = &media {
-                        put_media_ref(&tx, &session, &rec.id, &rec.kind, media)?;
-                    }
-                    if let Some(rec) = insert_inbound(&tx, &session, rec)? {
-                        // An edit or a deletion also changes the message it
-                        // points at (once: a replayed batch inserts nothing).
-                        let target = rec
-                            .detail
-                            .as_ref()
-                            .and_then(|d| d.get("targetId"))
-                            .and_then(|t| t.as_str());
-                        if let Some(target) = target
-                            && matches!(rec.kind.as_str(), "edit" | "revoke")
-                        {
-                            amend_target(
-                                &tx,
-                                &session,
-                                target,
-                                &rec.kind,
-                                rec.body.clone(),
-                                rec.timestamp,
-                            )?;
-                        }
-                        let name = event_name(&rec.kind, rec.from_me);
-                        events.push(ctl.event(
-                            name,
-                            Some(rec.chat.clone()),
-                            super::message_payload(&rec),
-                        ));
-                    }
-                }
-                let seqs = record_events(&tx, &events)?;
-                tx.commit()?;
-                Ok((events.len(), seqs))
+            .commit_inbound(&self.ctl.id, records, move |rec| {
+                let name = event_name(&rec.kind, rec.from_me);
+                ctl.event(name, Some(rec.chat.clone()), super::message_payload(rec))
             })
             .await?;
-        self.engine.committed(&seqs);
         if stored > 0 {
             let at = now_ms();
             self.ctl.update(|s| s.last_message_at = Some(at));

@@ -23,7 +23,8 @@ pub mod media;
 pub mod notices;
 mod outbound;
 mod outgoing;
-pub mod qr;
+/// Pairing QR rendering, where the pairing routes have always found it.
+pub use crate::qr;
 mod reporter;
 mod sender;
 mod session;
@@ -38,7 +39,6 @@ pub use status::{Code, SessionStatus, State};
 
 use crate::event::{Event, Me, now_ms};
 use crate::store::{MessageRecord, MessageState, Store, StoreError};
-use crate::webhook::Hub;
 use backend::RedbBackend;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -154,9 +154,8 @@ pub struct Engine {
 }
 
 struct Inner {
+    /// The database; its domain methods wake delivery after each commit.
     store: Store,
-    /// Rings the webhook workers after events are committed.
-    hub: Hub,
     cfg: EngineConfig,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -177,11 +176,10 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     /// An engine over `store`; its tasks stop when `shutdown` is cancelled.
-    pub fn new(store: Store, cfg: EngineConfig, hub: Hub, shutdown: CancellationToken) -> Engine {
+    pub fn new(store: Store, cfg: EngineConfig, shutdown: CancellationToken) -> Engine {
         let engine = Engine {
             inner: Arc::new(Inner {
                 store,
-                hub,
                 cfg,
                 shutdown,
                 tasks: TaskTracker::new(),
@@ -199,7 +197,10 @@ impl Engine {
         }
         if let Some(media) = engine.inner.cfg.received_media.clone() {
             let stop = engine.inner.shutdown.clone();
-            engine.inner.tasks.spawn(media::run_sweeper(media, stop));
+            engine.inner.tasks.spawn(tracing::Instrument::instrument(
+                media::run_sweeper(media, stop),
+                tracing::info_span!("media-sweeper"),
+            ));
         }
         engine
     }
@@ -392,22 +393,11 @@ impl Engine {
         self.inner.tasks.wait().await;
     }
 
-    /// Records `events` in the event log (and the webhook outbox) and wakes
-    /// delivery. For events that go with no other write.
+    /// Records `events` in the event log (and the webhook outbox); the store
+    /// wakes delivery. For events that go with no other write.
     pub(crate) async fn publish(&self, events: Vec<Event>) {
-        if events.is_empty() {
-            return;
-        }
-        match self.inner.store.append_events(events).await {
-            Ok(seqs) => self.committed(&seqs),
-            Err(e) => tracing::error!(error = %e, "cannot record events"),
-        }
-    }
-
-    /// Wakes delivery after a commit that recorded events `seqs`.
-    pub(crate) fn committed(&self, seqs: &[u64]) {
-        if let Some(last) = seqs.last() {
-            self.inner.hub.committed(*last);
+        if let Err(e) = self.inner.store.append_events(events).await {
+            tracing::error!(error = %e, "cannot record events");
         }
     }
 

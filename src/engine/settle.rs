@@ -129,13 +129,10 @@ async fn settle_in(
     match engine
         .inner
         .store
-        .settle_queued(session, id, state, error, event_of)
+        .finish_send(session, id, state, error, event_of)
         .await
     {
-        Ok(Some((_, seqs))) => {
-            engine.committed(&seqs);
-            Ok(true)
-        }
+        Ok(Some(_)) => Ok(true),
         Ok(None) => Ok(false),
         Err(e) => {
             tracing::error!(session, message = %id, error = %e, "cannot record a send's outcome");

@@ -11,59 +11,65 @@
 //! Must not know about WhatsApp types.
 
 use super::messages::{MessageRecord, MessageState, StateChange, get, key, put, seq_key};
+use super::outbox::record_events;
 use super::tables::*;
 use super::{Store, StoreError};
 use crate::event::Event;
 
 impl Store {
     /// Takes `id` off `session`'s send queue as `state` (`sent` on the
-    /// server's ack, `failed` on expiry), with `error`, and records the event
-    /// `event_of` makes of the settled record, all in one transaction.
-    /// Returns the record and the event's sequence numbers (for waking
-    /// delivery); `None`, with nothing written, when the message is not on
-    /// the queue (already settled, or unknown).
-    pub async fn settle_queued<F>(
+    /// server's ack, `failed` when it expired or kept failing), with `error`,
+    /// and records the event `event_of` makes of the settled record, all in
+    /// one transaction; then rings the outbox's bell. Returns the settled
+    /// record; `None`, with nothing written, when the message is not on the
+    /// queue (already settled, or unknown).
+    pub async fn finish_send<F>(
         &self,
         session: &str,
         id: &str,
         state: MessageState,
         error: Option<String>,
         event_of: F,
-    ) -> Result<Option<(MessageRecord, Vec<u64>)>, StoreError>
+    ) -> Result<Option<MessageRecord>, StoreError>
     where
         F: FnOnce(&MessageRecord) -> Event + Send + 'static,
     {
         let (session, id) = (session.to_string(), id.to_string());
         let at = crate::event::now_ms();
-        self.run(move |db| {
-            let tx = db.begin_write()?;
-            let Some(mut rec) = get(&tx, &session, &id)? else {
-                return Ok(None);
-            };
-            let queued = tx
-                .open_table(SEND_QUEUE)?
-                .remove(seq_key(&session, rec.seq).as_slice())?
-                .is_some();
-            if !queued {
-                return Ok(None);
-            }
-            tx.open_table(OUTBOUND_MEDIA)?
-                .remove(key(&session, id.as_bytes()).as_slice())?;
-            if state == MessageState::Sent {
-                // The attempt that got through.
-                rec.attempts += 1;
-            }
-            if state > rec.state {
-                rec.state = state;
-                rec.history.push(StateChange { state, at });
-            }
-            rec.error = error;
-            put(&tx, &session, &rec)?;
-            let seqs = super::record_events(&tx, &[event_of(&rec)])?;
-            tx.commit()?;
-            Ok(Some((rec, seqs)))
-        })
-        .await
+        let done = self
+            .run(move |db| {
+                let tx = db.begin_write()?;
+                let Some(mut rec) = get(&tx, &session, &id)? else {
+                    return Ok(None);
+                };
+                let queued = tx
+                    .open_table(SEND_QUEUE)?
+                    .remove(seq_key(&session, rec.seq).as_slice())?
+                    .is_some();
+                if !queued {
+                    return Ok(None);
+                }
+                tx.open_table(OUTBOUND_MEDIA)?
+                    .remove(key(&session, id.as_bytes()).as_slice())?;
+                if state == MessageState::Sent {
+                    // The attempt that got through.
+                    rec.attempts += 1;
+                }
+                if state > rec.state {
+                    rec.state = state;
+                    rec.history.push(StateChange { state, at });
+                }
+                rec.error = error;
+                put(&tx, &session, &rec)?;
+                let seqs = record_events(&tx, &[event_of(&rec)])?;
+                tx.commit()?;
+                Ok(Some((rec, seqs)))
+            })
+            .await?;
+        Ok(done.map(|(rec, seqs)| {
+            self.bell().events_committed(&seqs);
+            rec
+        }))
     }
 }
 
@@ -113,20 +119,21 @@ mod tests {
         store.enqueue_outbound("s", pending("A")).await.expect("a");
         store.enqueue_outbound("s", pending("B")).await.expect("b");
 
-        let (rec, seqs) = store
-            .settle_queued("s", "A", MessageState::Sent, None, event)
+        let rec = store
+            .finish_send("s", "A", MessageState::Sent, None, event)
             .await
             .expect("settle")
             .expect("was queued");
         assert_eq!(rec.state, MessageState::Sent);
         assert_eq!(rec.attempts, 1);
-        assert_eq!(seqs.len(), 1, "its event is recorded with it");
+        let log = store.events_after(None, 0, 10).await.expect("log");
+        assert_eq!(log.len(), 1, "its event is recorded with it");
         let next = store.next_queued("s").await.expect("next").expect("B");
         assert_eq!(next.id, "B", "A left the queue");
 
         // A second ack, or an expiry racing the ack, changes nothing.
         let again = store
-            .settle_queued("s", "A", MessageState::Failed, Some("late".into()), event)
+            .finish_send("s", "A", MessageState::Failed, Some("late".into()), event)
             .await
             .expect("settle again");
         assert!(again.is_none());
@@ -134,7 +141,7 @@ mod tests {
         assert_eq!((a.state, a.error), (MessageState::Sent, None));
         assert!(
             store
-                .settle_queued("s", "nope", MessageState::Sent, None, event)
+                .finish_send("s", "nope", MessageState::Sent, None, event)
                 .await
                 .expect("unknown")
                 .is_none()

@@ -17,7 +17,7 @@ fn key(session: &str, id: &str) -> Vec<u8> {
 }
 
 /// Records message `id`'s media reference inside the caller's transaction.
-pub fn put_media_ref(
+pub(in crate::store) fn put_media_ref(
     tx: &WriteTransaction,
     session: &str,
     id: &str,

@@ -3,14 +3,18 @@
 //! A send is accepted by writing its record, its log entries, its client-id
 //! index entry and its queue entry in one transaction: once the API answers,
 //! the send survives a crash. The engine takes queue entries in order and
-//! marks them sent or failed. Inbound messages are written inside the
-//! engine's durability-hook transaction ([`insert_inbound`]). Receipts move a
-//! message's state forward only.
+//! marks them sent or failed. Inbound messages are committed from the
+//! engine's durability hook, with their events ([`Store::commit_inbound`]).
+//! Receipts move a message's state forward only. The writes that produce
+//! events (and ring the outbox's bell) are in `commit`.
 
 use super::tables::*;
 use super::{Store, StoreError};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
+
+mod commit;
+pub use commit::InboundRecord;
 
 /// Largest page `list_messages` returns.
 pub const MAX_PAGE: usize = 1000;
@@ -183,7 +187,7 @@ pub(super) fn put(
 /// Records an inbound message inside the caller's transaction. Idempotent: a
 /// message id already stored is left alone and `None` is returned (the
 /// library redelivers after a crash between commit and ack).
-pub fn insert_inbound(
+pub(in crate::store) fn insert_inbound(
     tx: &WriteTransaction,
     session: &str,
     rec: MessageRecord,
@@ -196,7 +200,7 @@ pub fn insert_inbound(
 
 /// Moves a message to `state` (forward only; `failed` and `received` are
 /// terminal). Returns the updated record when the state changed.
-pub fn advance(
+pub(in crate::store) fn advance(
     tx: &WriteTransaction,
     session: &str,
     id: &str,
@@ -220,7 +224,7 @@ pub fn advance(
 /// message it points at, inside the caller's transaction: the body changes
 /// (a deletion clears it) and `detail` gets `edited` / `revoked` with the
 /// time. Returns the changed record; `None` when the target is unknown.
-pub fn amend_target(
+pub(in crate::store) fn amend_target(
     tx: &WriteTransaction,
     session: &str,
     target: &str,
@@ -315,47 +319,6 @@ impl Store {
             let recs = tx.open_table(MSG_RECORD)?;
             let v = recs.get(key(&session, id.value().as_bytes()).as_slice())?;
             v.map(|v| decode(v.value())).transpose()
-        })
-        .await
-    }
-
-    /// Takes a message off the queue as `state` (`sent` or `failed`), in one
-    /// transaction with `extra`, which records what follows from it (events,
-    /// whose sequence numbers it returns).
-    pub async fn finish_queued<F>(
-        &self,
-        session: &str,
-        id: &str,
-        state: MessageState,
-        error: Option<String>,
-        extra: F,
-    ) -> Result<Option<(MessageRecord, Vec<u64>)>, StoreError>
-    where
-        F: FnOnce(&WriteTransaction, &MessageRecord) -> Result<Vec<u64>, StoreError>
-            + Send
-            + 'static,
-    {
-        let (session, id) = (session.to_string(), id.to_string());
-        let at = crate::event::now_ms();
-        self.run(move |db| {
-            let tx = db.begin_write()?;
-            let Some(mut rec) = get(&tx, &session, &id)? else {
-                return Ok(None);
-            };
-            tx.open_table(SEND_QUEUE)?
-                .remove(seq_key(&session, rec.seq).as_slice())?;
-            tx.open_table(OUTBOUND_MEDIA)?
-                .remove(key(&session, id.as_bytes()).as_slice())?;
-            rec.attempts += 1;
-            if state > rec.state {
-                rec.state = state;
-                rec.history.push(StateChange { state, at });
-            }
-            rec.error = error;
-            put(&tx, &session, &rec)?;
-            let seqs = extra(&tx, &rec)?;
-            tx.commit()?;
-            Ok(Some((rec, seqs)))
         })
         .await
     }

@@ -2,34 +2,36 @@
 //! WhatsApp key store all live in `<data>/wago.redb`.
 //!
 //! Owns: opening the file (one process per data directory, enforced by redb's
-//! file lock), schema upgrades, and the domain methods. Every redb call is
-//! blocking, so async callers go through [`Store::run`], which moves the work
-//! onto tokio's blocking pool. Must not know about HTTP or WhatsApp types.
+//! file lock), schema upgrades, and the domain methods. It is the one front
+//! door to the file: only this module opens redb transactions (the
+//! WhatsApp key store's too: `keys` gives `engine::backend` row operations
+//! on the `wa_*` tables), and no redb type appears in its domain methods. Each method that commits
+//! events or changes subscriptions rings the outbox's bell itself (see
+//! `outbox`'s module doc), so delivery can never be left waiting by
+//! a producer that forgot to. Every redb call is blocking, so the methods go
+//! through `Store::run`, which moves the work onto tokio's blocking pool.
+//! Must not know about HTTP or WhatsApp types.
 
-mod deadletters;
 mod error;
-mod eventlog;
 mod inflight;
+pub mod keys;
 pub mod media;
 pub mod messages;
 mod outbox;
 pub mod payload;
 mod schema;
 mod sessions;
-mod subscriptions;
 pub mod tables;
 
-pub use deadletters::{DeadFilter, DeadLetter};
 pub use error::StoreError;
-pub use eventlog::{LogStatus, PRUNE_BATCH, Retention};
-pub use messages::{MessageRecord, MessageState};
+pub use messages::{InboundRecord, MessageRecord, MessageState};
 pub use outbox::{
-    DueJob, JobRecord, LoggedEvent, Outcome, Scan, apply_outcomes, now_ms, record_events, scan_due,
+    DeadFilter, DeadLetter, DueJob, Format, JobRecord, LogStatus, LoggedEvent, Outcome,
+    PRUNE_BATCH, Retention, Scan, SigningSecret, SubStats, Subscription, now_ms,
 };
 pub use payload::{MediaKind, Payload, Quote};
 pub use schema::SCHEMA_VERSION;
 pub use sessions::{SessionRecord, hash_token};
-pub use subscriptions::{Format, SigningSecret, SubStats, Subscription};
 
 use redb::{Database, DatabaseError};
 use std::path::{Path, PathBuf};
@@ -67,6 +69,8 @@ struct Inner {
     broken: AtomicBool,
     dir: PathBuf,
     cache_bytes: usize,
+    /// Rung after each commit that gives delivery something to do.
+    bell: outbox::Bell,
 }
 
 /// How long a reopen waits for in-flight operations on the old handle.
@@ -97,6 +101,7 @@ impl Store {
                 broken: AtomicBool::new(false),
                 dir: dir.to_path_buf(),
                 cache_bytes,
+                bell: outbox::Bell::new(),
             }),
         })
     }
@@ -106,10 +111,11 @@ impl Store {
         &self.inner.dir
     }
 
-    /// The current database handle, for blocking code that owns its own
-    /// tables (the WhatsApp key store). Call it from blocking context, per
-    /// operation: do not keep the handle, it is replaced after an I/O failure.
-    /// Report I/O failures through [`Store::mark_broken`].
+    /// The current database handle, for blocking code that reads rows
+    /// directly: the key store's transactions (`keys`) and tests that
+    /// inspect the file. Call it from blocking context, per operation: do
+    /// not keep the handle, it is replaced after an I/O failure. Report I/O
+    /// failures through [`Store::mark_broken`].
     pub fn database(&self) -> Result<Arc<Database>, StoreError> {
         self.inner.current()
     }
@@ -120,8 +126,9 @@ impl Store {
         self.inner.broken.store(true, Ordering::SeqCst);
     }
 
-    /// Runs blocking store work on tokio's blocking pool.
-    pub async fn run<F, R>(&self, f: F) -> Result<R, StoreError>
+    /// Runs blocking store work on tokio's blocking pool. Private to the
+    /// store: everything else calls a domain method.
+    pub(in crate::store) async fn run<F, R>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&Database) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,

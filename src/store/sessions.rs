@@ -222,28 +222,38 @@ impl Store {
         .await
     }
 
-    /// Deletes a session and its token. Returns whether it existed.
+    /// Deletes a session: its record, its token and its webhook
+    /// subscriptions (with their pending and dead jobs), in one transaction.
+    /// Returns whether the session existed. Rings the bell when
+    /// subscriptions went, so their workers stop. The WhatsApp key store is
+    /// the engine's to wipe first (`Engine::logout`).
     pub async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_string();
-        self.run(move |db| {
-            let tx = db.begin_write()?;
-            let existed = {
-                let mut recs = tx.open_table(SESSION_RECORD)?;
-                let removed = recs
-                    .remove(id.as_str())?
-                    .map(|v| decode(v.value()))
-                    .transpose()?;
-                if let Some(rec) = &removed
-                    && let Ok(hash) = hex::decode(&rec.token_sha256)
-                {
-                    tx.open_table(TOKENHASH_SESSION)?.remove(hash.as_slice())?;
-                }
-                removed.is_some()
-            };
-            tx.commit()?;
-            Ok(existed)
-        })
-        .await
+        let (existed, subs) = self
+            .run(move |db| {
+                let tx = db.begin_write()?;
+                let subs = super::outbox::delete_session_subscriptions_in(&tx, &id)?;
+                let existed = {
+                    let mut recs = tx.open_table(SESSION_RECORD)?;
+                    let removed = recs
+                        .remove(id.as_str())?
+                        .map(|v| decode(v.value()))
+                        .transpose()?;
+                    if let Some(rec) = &removed
+                        && let Ok(hash) = hex::decode(&rec.token_sha256)
+                    {
+                        tx.open_table(TOKENHASH_SESSION)?.remove(hash.as_slice())?;
+                    }
+                    removed.is_some()
+                };
+                tx.commit()?;
+                Ok((existed, subs))
+            })
+            .await?;
+        if subs > 0 {
+            self.bell().subscriptions_changed();
+        }
+        Ok(existed)
     }
 }
 

@@ -169,7 +169,10 @@ impl Supervisor {
 
     /// Starts the watchdog loop; it stops on shutdown or when the guard drops.
     pub fn spawn_watchdog(&self) -> WatchdogGuard {
-        WatchdogGuard(tokio::spawn(self.clone().run()))
+        WatchdogGuard(tokio::spawn(tracing::Instrument::instrument(
+            self.clone().run(),
+            tracing::info_span!("watchdog"),
+        )))
     }
 
     /// The watchdog loop: every period (half of `WatchdogSec=`, as systemd

@@ -47,7 +47,8 @@ impl Supervisor {
                 loop {
                     let hb = sup.heartbeat(&name, criticality, DEFAULT_MAX_SILENCE);
                     let started = Instant::now();
-                    let outcome = tokio::spawn(make(hb)).await;
+                    let outcome =
+                        tokio::spawn(tracing::Instrument::in_current_span(make(hb))).await;
                     if shutdown.is_cancelled() {
                         return;
                     }

@@ -247,11 +247,12 @@ where
     let (sender, conn) = http1::handshake(io)
         .await
         .map_err(|e| DeliveryError::Http(e.to_string()))?;
-    tokio::spawn(async move {
+    // The connection task carries the span of the attempt that opened it.
+    tokio::spawn(tracing::Instrument::in_current_span(async move {
         if let Err(e) = conn.await {
             tracing::debug!(error = %e, "webhook connection closed");
         }
-    });
+    }));
     Ok(sender)
 }
 

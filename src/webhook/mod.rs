@@ -1,18 +1,14 @@
 //! Store-and-forward webhook delivery.
 //!
-//! Owns the delivery workers (one per subscription, see [`worker`]), the
-//! retention task, and the [`Hub`] that rings them. Jobs live on disk
-//! (`store::outbox`); this module only decides when and how to send them and
-//! reports outcomes back. Must not write tables directly.
+//! Owns the delivery workers (one per subscription, see [`worker`]) and the
+//! retention task. Jobs live on disk (the store's outbox wing); this module
+//! only decides when and how to send them and reports outcomes back. Must
+//! not write tables directly.
 //!
-//! How a producer (the engine, `POST /admin/events`) hands events over:
-//!
-//! ```text
-//! let tx = db.begin_write()?;
-//! let seqs = store::record_events(&tx, &events)?;   // log + one job per subscription
-//! tx.commit()?;                                      // durable
-//! hub.committed(*seqs.last().unwrap_or(&0));         // workers and SSE streams look now
-//! ```
+//! Producers (the engine, `POST /admin/events`) hand events over through the
+//! store's domain methods, which commit and then ring the outbox's bell; the
+//! workers wait on it ([`Store::watch_events`]) and the dispatcher on the
+//! subscriptions' bell ([`Store::watch_subscriptions`]). Nothing here rings.
 
 pub mod client;
 pub mod global;
@@ -26,7 +22,6 @@ use crate::store::{Retention, Store, Subscription};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -79,70 +74,31 @@ impl Default for DeliveryConfig {
     }
 }
 
-/// The bell producers ring after committing events or changing
-/// subscriptions. Clonable; every clone rings the same workers.
-///
-/// Backed by `watch` channels rather than a bare `Notify`: a worker busy
-/// while the bell rings still sees the change at its next wait, so no wake-up
-/// is ever lost.
-#[derive(Clone, Debug)]
-pub struct Hub {
-    events: Arc<watch::Sender<u64>>,
-    subs: Arc<watch::Sender<u64>>,
-    shutdown: CancellationToken,
-}
-
-impl Hub {
-    /// A hub whose streams end when `shutdown` is cancelled.
-    pub fn new(shutdown: CancellationToken) -> Hub {
-        Hub {
-            events: Arc::new(watch::channel(0).0),
-            subs: Arc::new(watch::channel(0).0),
-            shutdown,
-        }
-    }
-
-    /// Events up to `last_seq` are committed: wake the workers and streams.
-    pub fn committed(&self, last_seq: u64) {
-        self.events
-            .send_modify(|v| *v = (*v).max(last_seq).max(*v + 1));
-    }
-
-    /// Subscriptions were created, changed or deleted.
-    pub fn subscriptions_changed(&self) {
-        self.subs.send_modify(|v| *v += 1);
-    }
-
-    /// A receiver that changes whenever events are committed.
-    pub fn watch_events(&self) -> watch::Receiver<u64> {
-        self.events.subscribe()
-    }
-
-    /// The daemon's shutdown token (streams end with it).
-    pub fn shutdown(&self) -> &CancellationToken {
-        &self.shutdown
-    }
-}
-
 /// Starts the dispatcher (which keeps one worker per subscription) and the
-/// retention task on `tracker`. Both stop when the hub's shutdown token is
-/// cancelled; in-flight attempts finish and are committed first.
+/// retention task on `tracker`. Both stop when `shutdown` is cancelled;
+/// in-flight attempts finish and are committed first.
 pub fn spawn(
     store: Store,
-    hub: Hub,
+    shutdown: CancellationToken,
     cfg: DeliveryConfig,
     tracker: &TaskTracker,
 ) -> Result<(), client::DeliveryError> {
     let tls = client::tls_config()?;
     let cfg = Arc::new(cfg);
-    tracker.spawn(dispatch(
-        store.clone(),
-        hub.clone(),
-        cfg.clone(),
-        tls,
-        tracker.clone(),
+    tracker.spawn(tracing::Instrument::instrument(
+        dispatch(
+            store.clone(),
+            shutdown.clone(),
+            cfg.clone(),
+            tls,
+            tracker.clone(),
+        ),
+        tracing::info_span!("webhook-dispatch"),
     ));
-    tracker.spawn(retention(store, hub, cfg));
+    tracker.spawn(tracing::Instrument::instrument(
+        retention(store, shutdown, cfg),
+        tracing::info_span!("webhook-retention"),
+    ));
     Ok(())
 }
 
@@ -155,12 +111,12 @@ struct Worker {
 
 async fn dispatch(
     store: Store,
-    hub: Hub,
+    shutdown: CancellationToken,
     cfg: Arc<DeliveryConfig>,
     tls: Arc<rustls::ClientConfig>,
     tracker: TaskTracker,
 ) {
-    let mut changes = hub.subs.subscribe();
+    let mut changes = store.watch_subscriptions();
     let mut workers: HashMap<u64, Worker> = HashMap::new();
     loop {
         match store.list_subscriptions().await {
@@ -179,7 +135,7 @@ async fn dispatch(
                                 w.stop.cancel();
                                 w.handle
                             });
-                            let tok = hub.shutdown.child_token();
+                            let tok = shutdown.child_token();
                             let client =
                                 Arc::new(client::Client::new(tls.clone(), cfg.connect_timeout));
                             let span = tracing::info_span!("webhook", subscription = s.id);
@@ -188,7 +144,7 @@ async fn dispatch(
                                 Arc::new(s.clone()),
                                 cfg.clone(),
                                 client,
-                                hub.watch_events(),
+                                store.watch_events(),
                                 tok.clone(),
                             );
                             let handle = tracker.spawn(tracing::Instrument::instrument(
@@ -224,12 +180,12 @@ async fn dispatch(
         }
         tokio::select! {
             r = changes.changed() => if r.is_err() { break },
-            _ = hub.shutdown.cancelled() => break,
+            _ = shutdown.cancelled() => break,
         }
     }
 }
 
-async fn retention(store: Store, hub: Hub, cfg: Arc<DeliveryConfig>) {
+async fn retention(store: Store, shutdown: CancellationToken, cfg: Arc<DeliveryConfig>) {
     loop {
         loop {
             match store
@@ -260,7 +216,7 @@ async fn retention(store: Store, hub: Hub, cfg: Arc<DeliveryConfig>) {
         }
         tokio::select! {
             _ = tokio::time::sleep(cfg.prune_every) => {}
-            _ = hub.shutdown.cancelled() => break,
+            _ = shutdown.cancelled() => break,
         }
     }
 }

@@ -15,9 +15,7 @@ use super::client::{Client, DeliveryError};
 use super::payload;
 use super::retry::{Failure, parse_retry_after};
 use super::sign;
-use crate::store::{
-    DueJob, Outcome, Store, StoreError, Subscription, apply_outcomes, now_ms, scan_due,
-};
+use crate::store::{DueJob, Outcome, Store, StoreError, Subscription, now_ms};
 use crate::supervisor::{Criticality, DEFAULT_MAX_SILENCE, HEARTBEAT_INTERVAL};
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
@@ -78,7 +76,11 @@ pub async fn run(
                         in_flight.insert(job.seq, job.job.chat.clone());
                         let (sub, cfg, client) = (sub.clone(), cfg.clone(), client.clone());
                         let seq = job.seq;
-                        let h = tasks.spawn(async move { attempt(&client, &sub, &cfg, job).await });
+                        let span = tracing::debug_span!("attempt", seq);
+                        let h = tasks.spawn(tracing::Instrument::instrument(
+                            async move { attempt(&client, &sub, &cfg, job).await },
+                            span,
+                        ));
                         task_seq.insert(h.id(), seq);
                     }
                 }
@@ -92,8 +94,9 @@ pub async fn run(
         if commit.is_none() && !settled.is_empty() {
             let outs = std::mem::take(&mut settled);
             let (st, id, o2) = (store.clone(), sub.id, outs.clone());
-            let h =
-                tokio::spawn(async move { st.run(move |db| apply_outcomes(db, id, &o2)).await });
+            let h = tokio::spawn(tracing::Instrument::in_current_span(async move {
+                st.apply_outcomes(id, o2).await
+            }));
             commit = Some((h, outs));
         }
         if stopping && tasks.is_empty() && commit.is_none() && settled.is_empty() {
@@ -179,7 +182,7 @@ async fn scan(
     let skip: HashSet<u64> = in_flight.keys().copied().collect();
     let busy: HashSet<String> = in_flight.values().flatten().cloned().collect();
     store
-        .run(move |db| scan_due(db, sub, now_ms(), &skip, &busy, want, SCAN_LIMIT))
+        .scan_due(sub, now_ms(), skip, busy, want, SCAN_LIMIT)
         .await
 }
 

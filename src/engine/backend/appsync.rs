@@ -5,8 +5,8 @@
 
 use super::codec::{from_json, to_json};
 use super::{RedbBackend, WaResult, get, remove_prefix};
+use crate::store::keys::TableName;
 use crate::store::tables::{WA_APPSTATE_VERSION, WA_META, WA_MUTATION_MAC, WA_SYNC_KEY};
-use redb::TableHandle;
 use std::collections::HashMap;
 use whatsapp_rust::async_trait;
 use whatsapp_rust::wacore::appstate::hash::HashState;

@@ -6,8 +6,8 @@
 
 use super::codec::{from_json, to_json};
 use super::{RedbBackend, WaResult, get};
+use crate::store::keys::TableName;
 use crate::store::tables::WA_DEVICE;
-use redb::TableHandle;
 use whatsapp_rust::async_trait;
 use whatsapp_rust::wacore::store::Device;
 use whatsapp_rust::wacore::store::traits::DeviceStore;

@@ -1,6 +1,7 @@
 //! The key store's error type, and its mapping into wacore's store error.
 //!
-//! Owns: turning redb, codec and task failures into one [`BackendError`], and
+//! Owns: turning store (redb, through `StoreError`, the one funnel), codec
+//! and task failures into one [`BackendError`], and
 //! that into `wacore::store::error::StoreError` at the trait boundary. The
 //! library only sees wacore's type; the gateway (wipes, tests) sees ours.
 
@@ -74,48 +75,6 @@ impl BackendError {
     }
 }
 
-fn is_disk_full(err: &std::io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
-}
-
-impl From<redb::StorageError> for BackendError {
-    fn from(e: redb::StorageError) -> Self {
-        match e {
-            redb::StorageError::Io(io) if is_disk_full(&io) => BackendError::Full(io),
-            redb::StorageError::Io(io) => BackendError::Io(io.to_string()),
-            redb::StorageError::PreviousIo => BackendError::Io("a previous I/O error".into()),
-            other => BackendError::Db(other.to_string()),
-        }
-    }
-}
-
-impl From<redb::CommitError> for BackendError {
-    fn from(e: redb::CommitError) -> Self {
-        match e {
-            redb::CommitError::Storage(s) => s.into(),
-            other => BackendError::Db(other.to_string()),
-        }
-    }
-}
-
-impl From<redb::TransactionError> for BackendError {
-    fn from(e: redb::TransactionError) -> Self {
-        match e {
-            redb::TransactionError::Storage(s) => s.into(),
-            other => BackendError::Db(other.to_string()),
-        }
-    }
-}
-
-impl From<redb::TableError> for BackendError {
-    fn from(e: redb::TableError) -> Self {
-        match e {
-            redb::TableError::Storage(s) => s.into(),
-            other => BackendError::Db(other.to_string()),
-        }
-    }
-}
-
 impl From<tokio::task::JoinError> for BackendError {
     fn from(e: tokio::task::JoinError) -> Self {
         BackendError::Task(e.to_string())
@@ -165,5 +124,25 @@ mod tests {
             let mapped = WaStoreError::from(err);
             assert!(check(&mapped), "{text} mapped to {mapped:?}");
         }
+    }
+
+    #[test]
+    fn store_failures_keep_their_reopen_class() {
+        use crate::store::StoreError;
+        let full = BackendError::from(StoreError::Full);
+        assert!(
+            matches!(full, BackendError::Full(_)) && full.needs_reopen(),
+            "{full}"
+        );
+        let io = BackendError::from(StoreError::Io("a previous I/O error".into()));
+        assert!(
+            matches!(io, BackendError::Io(_)) && io.needs_reopen(),
+            "{io}"
+        );
+        let other = BackendError::from(StoreError::Db("x".into()));
+        assert!(
+            matches!(other, BackendError::Db(_)) && !other.needs_reopen(),
+            "{other}"
+        );
     }
 }

@@ -5,7 +5,6 @@
 //! key starting with a prefix. Knows nothing about tables or values.
 
 use super::error::BackendError;
-use std::ops::Bound;
 
 /// Separates the session id from the natural key.
 const SESSION_SEPARATOR: u8 = 0x00;
@@ -93,48 +92,6 @@ pub(crate) fn split_part(rest: &[u8]) -> Option<(&[u8], &[u8])> {
     Some(rest.split_at(len))
 }
 
-/// A prefix scan's bounds: from `prefix` up to, not including, the first key
-/// that no longer starts with it.
-pub(crate) struct PrefixRange {
-    lower: Vec<u8>,
-    upper: Option<Vec<u8>>,
-}
-
-impl PrefixRange {
-    /// Every key starting with `prefix`.
-    pub(crate) fn new(prefix: Vec<u8>) -> Self {
-        let upper = successor(&prefix);
-        PrefixRange {
-            lower: prefix,
-            upper,
-        }
-    }
-
-    /// Borrowed bounds in the shape redb's `range` takes.
-    pub(crate) fn bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
-        (
-            Bound::Included(self.lower.as_slice()),
-            match &self.upper {
-                Some(upper) => Bound::Excluded(upper.as_slice()),
-                None => Bound::Unbounded,
-            },
-        )
-    }
-}
-
-/// The smallest byte string greater than every string starting with
-/// `prefix`, or `None` when there is none (all bytes 0xFF).
-fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut next = prefix.to_vec();
-    while let Some(last) = next.pop() {
-        if last < u8::MAX {
-            next.push(last + 1);
-            return Some(next);
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,16 +118,5 @@ mod tests {
         assert_eq!((first, last), (&b"ab"[..], &b"c"[..]));
         assert!(split_part(&[0, 0, 0, 9, 1]).is_none(), "short component");
         assert!(split_part(&[0, 0]).is_none(), "short length");
-    }
-
-    #[test]
-    fn successor_bounds_exactly_the_prefix() {
-        assert_eq!(successor(b"ab"), Some(b"ac".to_vec()));
-        assert_eq!(successor(&[1, 0xFF]), Some(vec![2]));
-        assert_eq!(successor(&[0xFF, 0xFF]), None);
-        let range = PrefixRange::new(b"s\0".to_vec());
-        let (lo, hi) = range.bounds();
-        assert_eq!(lo, Bound::Included(&b"s\0"[..]));
-        assert_eq!(hi, Bound::Excluded(&b"s\x01"[..]));
     }
 }

@@ -1,4 +1,5 @@
-//! redb implementation of whatsapp-rust's storage `Backend`.
+//! The gateway's implementation of whatsapp-rust's storage `Backend`: the
+//! adapter between wacore's types and the key store's rows.
 //!
 //! Owns: the WhatsApp key store of every session (Signal identities,
 //! sessions, prekeys, sender keys, app-state sync, LID mappings, device
@@ -6,9 +7,11 @@
 //! account's own `Device`). All rows live in the gateway's one redb file, in
 //! the `wa_*` tables of `store::tables`, keyed `session id ‖ 0x00 ‖ natural
 //! key` so one session is one key range per table (see `keys.rs`).
+//! The transactions and row operations are the store's (`store::keys`):
+//! nothing here opens a transaction or sees a redb type.
 //!
 //! Contracts (from wacore's trait docs):
-//! - every call is one redb transaction on tokio's blocking pool; every
+//! - every call is one store transaction on tokio's blocking pool; every
 //!   write, batches included, commits with redb's default immediate
 //!   durability, so it is on disk when the call returns;
 //! - read-modify-write methods (`take_sent_message`, tc-token touch/store,
@@ -40,9 +43,9 @@ pub use device::DEVICE_ID;
 pub use error::BackendError;
 
 use crate::store::Store;
+use crate::store::keys::{KeyDb, KeyRead, KeyWrite, ReadKeys, Rows, WriteRows};
 use crate::store::tables::WA_TABLES;
-use keys::{PrefixRange, SessionPrefix};
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
+use keys::SessionPrefix;
 use std::sync::Arc;
 
 /// The result type of wacore's store traits.
@@ -94,9 +97,8 @@ impl RedbBackend {
         let session_id = self.session_id.clone();
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
-            let db = store.database()?;
-            let r = wipe_session(&db, &session_id);
-            drop(db);
+            let r = SessionPrefix::new(&session_id)
+                .and_then(|p| store.keys_write(|tx| wipe_prefix(tx, &p)));
             note(&store, &r);
             r
         })
@@ -112,18 +114,13 @@ impl RedbBackend {
     /// Runs `f` in a read transaction on the blocking pool.
     async fn read<R, F>(&self, f: F) -> WaResult<R>
     where
-        F: FnOnce(&ReadTransaction, &SessionPrefix) -> Result<R, BackendError> + Send + 'static,
+        F: FnOnce(&KeyRead<'_>, &SessionPrefix) -> Result<R, BackendError> + Send + 'static,
         R: Send + 'static,
     {
         let prefix = self.prefix()?;
         let store = self.store.clone();
         let out = tokio::task::spawn_blocking(move || {
-            let db = store.database()?;
-            let r = db
-                .begin_read()
-                .map_err(BackendError::from)
-                .and_then(|tx| f(&tx, &prefix));
-            drop(db);
+            let r = store.keys_read(|tx| f(tx, &prefix));
             note(&store, &r);
             r
         })
@@ -137,20 +134,13 @@ impl RedbBackend {
     /// aborts the transaction, so a call writes all or nothing.
     async fn write<R, F>(&self, f: F) -> WaResult<R>
     where
-        F: FnOnce(&WriteTransaction, &SessionPrefix) -> Result<R, BackendError> + Send + 'static,
+        F: FnOnce(&KeyWrite<'_>, &SessionPrefix) -> Result<R, BackendError> + Send + 'static,
         R: Send + 'static,
     {
         let prefix = self.prefix()?;
         let store = self.store.clone();
         let out = tokio::task::spawn_blocking(move || {
-            let db = store.database()?;
-            let r = (|| {
-                let tx = db.begin_write()?;
-                let out = f(&tx, &prefix)?;
-                tx.commit()?;
-                Ok::<_, BackendError>(out)
-            })();
-            drop(db);
+            let r = store.keys_write(|tx| f(tx, &prefix));
             note(&store, &r);
             r
         })
@@ -172,65 +162,48 @@ fn note<R>(store: &Store, result: &Result<R, BackendError>) {
 /// Deletes every key-store row of `session_id`, in all `wa_*` tables, in one
 /// write transaction; other sessions' rows are untouched. Blocking. Returns
 /// the number of rows removed. Used by logout and session delete.
-pub fn wipe_session(db: &Database, session_id: &str) -> Result<u64, BackendError> {
-    let tx = db.begin_write()?;
-    let removed = wipe_session_in(&tx, session_id)?;
-    tx.commit()?;
-    Ok(removed)
+pub fn wipe_session<'a>(db: impl Into<KeyDb<'a>>, session_id: &str) -> Result<u64, BackendError> {
+    let prefix = SessionPrefix::new(session_id)?;
+    db.into().write(|tx| wipe_prefix(tx, &prefix))
 }
 
 /// [`wipe_session`] inside the caller's write transaction, so a session
 /// delete can drop the session record and its key store atomically. Nothing
 /// is removed unless the caller commits.
-pub fn wipe_session_in(tx: &WriteTransaction, session_id: &str) -> Result<u64, BackendError> {
+pub fn wipe_session_in<'a>(
+    tx: impl Into<KeyWrite<'a>>,
+    session_id: &str,
+) -> Result<u64, BackendError> {
     let prefix = SessionPrefix::new(session_id)?;
+    wipe_prefix(&tx.into(), &prefix)
+}
+
+fn wipe_prefix(tx: &KeyWrite<'_>, prefix: &SessionPrefix) -> Result<u64, BackendError> {
     let mut removed = 0;
     for def in WA_TABLES {
-        let mut table = tx.open_table(*def)?;
-        removed += remove_prefix(&mut table, prefix.as_bytes().to_vec())?;
+        removed += tx
+            .open_table(*def)?
+            .remove_prefix(prefix.as_bytes().to_vec())?;
     }
     Ok(removed)
 }
 
 /// A table of the key store, as opened in a write transaction.
-type WriteTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+type WriteTable<'t> = WriteRows<'t>;
 
 /// One row's value, copied out.
-fn get<T: ReadableTable<&'static [u8], &'static [u8]>>(
-    table: &T,
-    key: &[u8],
-) -> Result<Option<Vec<u8>>, BackendError> {
-    Ok(table.get(key)?.map(|v| v.value().to_vec()))
+fn get<T: ReadKeys>(table: &T, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+    Ok(table.get(key)?)
 }
 
-/// Owned `(key, value)` rows.
-type Rows = Vec<(Vec<u8>, Vec<u8>)>;
-
 /// Every `(key, value)` whose key starts with `prefix`, in key order.
-fn scan<T: ReadableTable<&'static [u8], &'static [u8]>>(
-    table: &T,
-    prefix: Vec<u8>,
-) -> Result<Rows, BackendError> {
-    let range = PrefixRange::new(prefix);
-    let mut out = Vec::new();
-    for row in table.range::<&[u8]>(range.bounds())? {
-        let (k, v) = row?;
-        out.push((k.value().to_vec(), v.value().to_vec()));
-    }
-    Ok(out)
+fn scan<T: ReadKeys>(table: &T, prefix: Vec<u8>) -> Result<Rows, BackendError> {
+    Ok(table.scan(prefix)?)
 }
 
 /// Whether any key starts with `prefix`.
-fn any_with_prefix<T: ReadableTable<&'static [u8], &'static [u8]>>(
-    table: &T,
-    prefix: Vec<u8>,
-) -> Result<bool, BackendError> {
-    let range = PrefixRange::new(prefix);
-    Ok(table
-        .range::<&[u8]>(range.bounds())?
-        .next()
-        .transpose()?
-        .is_some())
+fn any_with_prefix<T: ReadKeys>(table: &T, prefix: Vec<u8>) -> Result<bool, BackendError> {
+    Ok(table.any_with_prefix(prefix)?)
 }
 
 /// Removes the rows under `prefix` for which `doomed(key, value)` holds.
@@ -238,25 +211,14 @@ fn any_with_prefix<T: ReadableTable<&'static [u8], &'static [u8]>>(
 fn remove_where(
     table: &mut WriteTable<'_>,
     prefix: Vec<u8>,
-    mut doomed: impl FnMut(&[u8], &[u8]) -> bool,
+    doomed: impl FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<u64, BackendError> {
-    let range = PrefixRange::new(prefix);
-    let mut keys = Vec::new();
-    for row in table.range::<&[u8]>(range.bounds())? {
-        let (k, v) = row?;
-        if doomed(k.value(), v.value()) {
-            keys.push(k.value().to_vec());
-        }
-    }
-    for key in &keys {
-        table.remove(key.as_slice())?;
-    }
-    Ok(keys.len() as u64)
+    Ok(table.remove_where(prefix, doomed)?)
 }
 
 /// Removes every row under `prefix`.
 fn remove_prefix(table: &mut WriteTable<'_>, prefix: Vec<u8>) -> Result<u64, BackendError> {
-    remove_where(table, prefix, |_, _| true)
+    Ok(table.remove_prefix(prefix)?)
 }
 
 #[cfg(test)]

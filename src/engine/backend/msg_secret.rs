@@ -10,8 +10,8 @@
 use super::codec::SecretRow;
 use super::keys::chat_sender_id_key;
 use super::{RedbBackend, WaResult, get, remove_where};
+use crate::store::keys::TableName;
 use crate::store::tables::WA_MSG_SECRET;
-use redb::TableHandle;
 use whatsapp_rust::async_trait;
 use whatsapp_rust::wacore::store::traits::{
     MsgSecretEntry, MsgSecretStore, merge_msg_secret_expiry, merge_msg_secret_message_ts,

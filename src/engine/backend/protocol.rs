@@ -10,11 +10,11 @@ use super::codec::{flag, from_json, to_json, utf8};
 use super::keys::split_part;
 use super::protocol_messages::{own_keys, own_rows};
 use super::{RedbBackend, WaResult, get, remove_prefix, remove_where, scan};
+use crate::store::keys::TableName;
 use crate::store::tables::{
     WA_BASE_KEY, WA_DEVICE_LIST, WA_GROUP_METADATA, WA_PENDING_INBOUND, WA_SENDER_KEY_DEVICE,
     WA_SENT_MESSAGE,
 };
-use redb::TableHandle;
 use std::collections::HashSet;
 use whatsapp_rust::async_trait;
 use whatsapp_rust::wacore::store::traits::{

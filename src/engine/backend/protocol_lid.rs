@@ -10,8 +10,8 @@
 use super::codec::{counter, from_json, parse_pn_order, pn_order, to_json};
 use super::keys::{SessionPrefix, split_part};
 use super::{BackendError, RedbBackend, WaResult, get, scan};
+use crate::store::keys::{KeyWrite, TableName};
 use crate::store::tables::{WA_LID_PN, WA_META, WA_PN_LID};
-use redb::{TableHandle, WriteTransaction};
 use whatsapp_rust::wacore::store::traits::LidPnMappingEntry;
 
 /// `wa_meta` name of the reverse-index write counter.
@@ -20,7 +20,7 @@ const PN_SEQ: &[u8] = b"pn_seq";
 /// Upserts `entries` in `tx`: forward row, reverse row, and removal of the
 /// reverse row of a LID that moved to another phone.
 fn put_rows(
-    tx: &WriteTransaction,
+    tx: &KeyWrite<'_>,
     p: &SessionPrefix,
     entries: &[LidPnMappingEntry],
 ) -> Result<(), BackendError> {
@@ -128,6 +128,7 @@ impl RedbBackend {
     /// stale-row cleanup).
     #[cfg(test)]
     pub(super) async fn pn_index_has(&self, phone: &str, lid: &str) -> WaResult<bool> {
+        use crate::store::keys::ReadKeys;
         let (phone, lid) = (phone.to_string(), lid.to_string());
         self.read(move |tx, p| {
             let key = p.key().part(phone.as_bytes())?.last(lid.as_bytes());

@@ -10,8 +10,8 @@
 use super::codec::{split_timestamped, timestamped};
 use super::keys::{SessionPrefix, chat_sender_id_key};
 use super::{BackendError, RedbBackend, WaResult, get, remove_where};
+use crate::store::keys::{KeyTable, TableName};
 use crate::store::tables::{WA_PENDING_INBOUND, WA_SENT_MESSAGE};
-use redb::{TableDefinition, TableHandle};
 use whatsapp_rust::wacore::store::traits::{PendingInboundKey, PendingInboundRow};
 use whatsapp_rust::wacore::time::now_secs;
 
@@ -44,18 +44,14 @@ impl RedbBackend {
             let Some(row) = table.remove(key.as_slice())? else {
                 return Ok(None);
             };
-            let (_, payload) = split_timestamped(WA_SENT_MESSAGE.name(), row.value())?;
+            let (_, payload) = split_timestamped(WA_SENT_MESSAGE.name(), &row)?;
             Ok(Some(payload.to_vec()))
         })
         .await
     }
 
     /// Removes rows stored before `cutoff` (and garbled rows).
-    pub(super) async fn sweep_before(
-        &self,
-        def: TableDefinition<'static, &'static [u8], &'static [u8]>,
-        cutoff: i64,
-    ) -> WaResult<u32> {
+    pub(super) async fn sweep_before(&self, def: KeyTable, cutoff: i64) -> WaResult<u32> {
         self.write(move |tx, p| {
             let mut table = tx.open_table(def)?;
             let removed = remove_where(&mut table, p.as_bytes().to_vec(), |_, row| {

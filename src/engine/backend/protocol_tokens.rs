@@ -7,8 +7,8 @@
 
 use super::codec::{from_json, to_json, utf8};
 use super::{RedbBackend, WaResult, get, remove_where, scan};
+use crate::store::keys::TableName;
 use crate::store::tables::WA_TC_TOKEN;
-use redb::TableHandle;
 use whatsapp_rust::wacore::store::traits::TcTokenEntry;
 
 /// Whether a row has no live state left (see `delete_expired_tc_tokens`).

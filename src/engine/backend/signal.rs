@@ -6,14 +6,14 @@
 
 use super::codec::{flagged, identity, split_flagged};
 use super::{RedbBackend, WaResult, any_with_prefix, get, scan};
+use crate::store::keys::{KeyTable, ReadKeys, TableName};
 use crate::store::tables::{WA_IDENTITY, WA_PREKEY, WA_SENDER_KEY, WA_SESSION, WA_SIGNED_PREKEY};
 use bytes::Bytes;
-use redb::{TableDefinition, TableHandle};
 use std::sync::Arc;
 use whatsapp_rust::async_trait;
 use whatsapp_rust::wacore::store::traits::SignalStore;
 
-type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
+type Def = KeyTable;
 
 impl RedbBackend {
     /// Reads one row of a table keyed by a single string.
@@ -223,16 +223,12 @@ impl SignalStore for RedbBackend {
     async fn get_max_prekey_id(&self) -> WaResult<u32> {
         self.read(move |tx, p| {
             let table = tx.open_table(WA_PREKEY)?;
-            let range = super::PrefixRange::new(p.as_bytes().to_vec());
-            let last = table
-                .range::<&[u8]>(range.bounds())?
-                .next_back()
-                .transpose()?;
+            let last = table.last_with_prefix(p.as_bytes().to_vec())?;
             let Some((key, _)) = last else {
                 return Ok(0);
             };
             let id = p
-                .strip(key.value())
+                .strip(&key)
                 .and_then(|rest| <[u8; 4]>::try_from(rest).ok())
                 .ok_or_else(|| super::BackendError::corrupt(WA_PREKEY.name(), "prekey id key"))?;
             Ok(u32::from_be_bytes(id))

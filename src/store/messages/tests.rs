@@ -4,6 +4,17 @@
 use super::*;
 use crate::store::DEFAULT_CACHE_BYTES;
 
+fn sent_event(rec: &MessageRecord) -> crate::event::Event {
+    crate::event::Event {
+        session: "s".into(),
+        event: "message.sent".into(),
+        chat: Some(rec.chat.clone()),
+        timestamp: 1,
+        payload: serde_json::json!({ "id": rec.id }),
+        me: None,
+    }
+}
+
 fn out(id: &str, chat: &str, client_id: Option<&str>) -> MessageRecord {
     MessageRecord {
         id: id.into(),
@@ -76,9 +87,7 @@ async fn queue_is_in_order_and_finishing_removes_the_head() {
     let mut sent = Vec::new();
     while let Some(next) = store.next_queued("s").await.expect("next") {
         store
-            .finish_queued("s", &next.id, MessageState::Sent, None, |_, _| {
-                Ok(Vec::new())
-            })
+            .finish_send("s", &next.id, MessageState::Sent, None, sent_event)
             .await
             .expect("finish");
         sent.push(next.id);
@@ -236,7 +245,7 @@ async fn payload_and_media_survive_reopen_and_media_goes_with_the_send() {
         Some(media)
     );
     store
-        .finish_queued("s", "M", MessageState::Sent, None, |_, _| Ok(vec![]))
+        .finish_send("s", "M", MessageState::Sent, None, sent_event)
         .await
         .expect("finish");
     assert!(

@@ -7,8 +7,8 @@
 //! session's events. Deleting a subscription drops its pending and dead jobs:
 //! that is the client's explicit choice, and the count is returned.
 
-use super::tables::*;
-use super::{Store, StoreError};
+use crate::store::tables::*;
+use crate::store::{Store, StoreError};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
@@ -175,7 +175,7 @@ fn drop_jobs(
     let mut t = tx.open_table(table)?;
     for seq in &seqs {
         t.remove((sub, *seq))?;
-        super::outbox::release_event(tx, *seq)?;
+        super::jobs::release_event(tx, *seq)?;
     }
     Ok(seqs.len() as u64)
 }
@@ -183,81 +183,79 @@ fn drop_jobs(
 impl Store {
     /// Creates a subscription (its `id` is assigned here). A new main
     /// subscription replaces the session's previous one, dropping its jobs.
+    /// Rings the bell, so delivery starts a worker for it.
     pub async fn create_subscription(
         &self,
         mut sub: Subscription,
     ) -> Result<Subscription, StoreError> {
-        self.run(move |db| {
-            let tx = db.begin_write()?;
-            if sub.main
-                && let Some(old) = all_subs(&tx)?
-                    .into_iter()
-                    .find(|s| s.main && s.session == sub.session)
-            {
-                delete_in(&tx, old.id)?;
-            }
-            let id = {
-                let mut meta = tx.open_table(META)?;
-                let id = meta.get(NEXT_SUB_KEY)?.map(|v| v.value()).unwrap_or(1);
-                meta.insert(NEXT_SUB_KEY, id + 1)?;
-                id
-            };
-            sub.id = id;
-            tx.open_table(SUB_RECORD)?
-                .insert(id, to_json(&sub)?.as_slice())?;
-            write_stats(&tx, id, &SubStats::default())?;
-            tx.commit()?;
-            Ok(sub)
-        })
-        .await
+        let sub = self
+            .run(move |db| {
+                let tx = db.begin_write()?;
+                if sub.main
+                    && let Some(old) = all_subs(&tx)?
+                        .into_iter()
+                        .find(|s| s.main && s.session == sub.session)
+                {
+                    delete_in(&tx, old.id)?;
+                }
+                let id = {
+                    let mut meta = tx.open_table(META)?;
+                    let id = meta.get(NEXT_SUB_KEY)?.map(|v| v.value()).unwrap_or(1);
+                    meta.insert(NEXT_SUB_KEY, id + 1)?;
+                    id
+                };
+                sub.id = id;
+                tx.open_table(SUB_RECORD)?
+                    .insert(id, to_json(&sub)?.as_slice())?;
+                write_stats(&tx, id, &SubStats::default())?;
+                tx.commit()?;
+                Ok(sub)
+            })
+            .await?;
+        self.bell().subscriptions_changed();
+        Ok(sub)
     }
 
-    /// Replaces a stored subscription (same id). Returns whether it existed.
+    /// Replaces a stored subscription (same id). Returns whether it existed;
+    /// when it did, rings the bell so its worker restarts with the change.
     pub async fn update_subscription(&self, sub: Subscription) -> Result<bool, StoreError> {
-        self.run(move |db| {
-            let tx = db.begin_write()?;
-            let existed = {
-                let mut t = tx.open_table(SUB_RECORD)?;
-                let existed = t.get(sub.id)?.is_some();
-                if existed {
-                    t.insert(sub.id, to_json(&sub)?.as_slice())?;
-                }
-                existed
-            };
-            tx.commit()?;
-            Ok(existed)
-        })
-        .await
+        let existed = self
+            .run(move |db| {
+                let tx = db.begin_write()?;
+                let existed = {
+                    let mut t = tx.open_table(SUB_RECORD)?;
+                    let existed = t.get(sub.id)?.is_some();
+                    if existed {
+                        t.insert(sub.id, to_json(&sub)?.as_slice())?;
+                    }
+                    existed
+                };
+                tx.commit()?;
+                Ok(existed)
+            })
+            .await?;
+        if existed {
+            self.bell().subscriptions_changed();
+        }
+        Ok(existed)
     }
 
     /// Deletes a subscription with its jobs; `None` if it did not exist, else
-    /// the number of undelivered (pending + dead) jobs dropped.
+    /// the number of undelivered (pending + dead) jobs dropped. Rings the
+    /// bell when it existed, so its worker stops.
     pub async fn delete_subscription(&self, id: u64) -> Result<Option<u64>, StoreError> {
-        self.run(move |db| {
-            let tx = db.begin_write()?;
-            let dropped = delete_in(&tx, id)?;
-            tx.commit()?;
-            Ok(dropped)
-        })
-        .await
-    }
-
-    /// Deletes every subscription of a session (when the session is deleted).
-    pub async fn delete_session_subscriptions(&self, session: &str) -> Result<u64, StoreError> {
-        let session = session.to_string();
-        self.run(move |db| {
-            let tx = db.begin_write()?;
-            let mut n = 0;
-            for s in all_subs(&tx)? {
-                if s.session.as_deref() == Some(session.as_str()) {
-                    delete_in(&tx, s.id)?;
-                    n += 1;
-                }
-            }
-            tx.commit()?;
-            Ok(n)
-        })
-        .await
+        let dropped = self
+            .run(move |db| {
+                let tx = db.begin_write()?;
+                let dropped = delete_in(&tx, id)?;
+                tx.commit()?;
+                Ok(dropped)
+            })
+            .await?;
+        if dropped.is_some() {
+            self.bell().subscriptions_changed();
+        }
+        Ok(dropped)
     }
 
     /// One subscription by id.
@@ -302,6 +300,23 @@ impl Store {
         })
         .await
     }
+}
+
+/// Deletes every subscription of `session` with its jobs, inside the
+/// caller's transaction (a session delete). Returns how many there were; the
+/// caller rings the bell after its commit when any were.
+pub(in crate::store) fn delete_session_subscriptions_in(
+    tx: &WriteTransaction,
+    session: &str,
+) -> Result<u64, StoreError> {
+    let mut n = 0;
+    for s in all_subs(tx)? {
+        if s.session.as_deref() == Some(session) {
+            delete_in(tx, s.id)?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 fn delete_in(tx: &WriteTransaction, id: u64) -> Result<Option<u64>, StoreError> {

@@ -2,10 +2,10 @@
 //! status and error, replayed (back to pending, due now, attempts reset) or
 //! discarded (the event is released for retention).
 
-use super::outbox::{JobRecord, LoggedEvent, decode, now_ms, release_event};
+use super::jobs::{JobRecord, LoggedEvent, decode, now_ms, release_event};
 use super::subscriptions::{read_stats, to_json, write_stats};
-use super::tables::*;
-use super::{Store, StoreError};
+use crate::store::tables::*;
+use crate::store::{Store, StoreError};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 /// One dead letter with its event.
@@ -100,26 +100,32 @@ impl Store {
     }
 
     /// Replays one dead letter (`Some(seq)`) or all of a subscription's
-    /// (`None`). Returns how many went back to pending.
+    /// (`None`). Returns how many went back to pending; when any did, rings
+    /// the bell so the subscription's worker looks at once.
     pub async fn replay_dead(&self, sub: u64, seq: Option<u64>) -> Result<u64, StoreError> {
-        self.run(move |db| {
-            let tx = db.begin_write()?;
-            let seqs: Vec<u64> = match seq {
-                Some(s) => vec![s],
-                None => {
-                    let dead = tx.open_table(DEAD_JOB)?;
-                    let mut v = Vec::new();
-                    for row in dead.range((sub, 0)..=(sub, u64::MAX))? {
-                        v.push(row?.0.value().1);
+        let n = self
+            .run(move |db| {
+                let tx = db.begin_write()?;
+                let seqs: Vec<u64> = match seq {
+                    Some(s) => vec![s],
+                    None => {
+                        let dead = tx.open_table(DEAD_JOB)?;
+                        let mut v = Vec::new();
+                        for row in dead.range((sub, 0)..=(sub, u64::MAX))? {
+                            v.push(row?.0.value().1);
+                        }
+                        v
                     }
-                    v
-                }
-            };
-            let n = replay_in(&tx, sub, &seqs)?;
-            tx.commit()?;
-            Ok(n)
-        })
-        .await
+                };
+                let n = replay_in(&tx, sub, &seqs)?;
+                tx.commit()?;
+                Ok(n)
+            })
+            .await?;
+        if n > 0 {
+            self.bell().jobs_due();
+        }
+        Ok(n)
     }
 
     /// Discards one dead letter. Returns whether it existed.

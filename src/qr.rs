@@ -1,4 +1,7 @@
-//! Pairing QR codes as PNG data URLs for `GET /session/qr`.
+//! Pairing QR codes: the one source of their modules (error correction M,
+//! as the pairing note asks), drawn by the pairing screen (`display`) and
+//! rendered as PNG data URLs for `GET /session/qr` (`api`). Knows nothing
+//! of WhatsApp beyond the string it encodes.
 //!
 //! The pairing string (`ref,noiseKey,identityKey,advSecret,clientType`, about
 //! 200–260 characters) fits a version 10–12 code at error correction M.

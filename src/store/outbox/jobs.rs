@@ -1,20 +1,21 @@
-//! The event log and the webhook outbox: recording events with one job per
-//! matching subscription, handing due jobs to the delivery workers and
-//! settling their outcomes.
+//! The outbox's jobs: recording events with one job per matching
+//! subscription, handing due jobs to the delivery workers and settling their
+//! outcomes.
 //!
-//! [`record_events`] works inside a write transaction the caller already has
-//! open (the engine commits an inbound message and its webhook jobs together)
-//! so an event is never recorded without its jobs. After the commit the caller
-//! rings the delivery workers (`webhook::Hub::committed`). Must not know about
-//! HTTP: the delivery decisions (backoff, dead-lettering) are made by
-//! `webhook`, which passes [`Outcome`]s back.
+//! [`record_events`] works inside a write transaction a domain method of the
+//! store already has open (an inbound message and its webhook jobs commit
+//! together), so an event is never recorded without its jobs; that method
+//! rings the bell after its commit. Must not know about HTTP: the delivery
+//! decisions (backoff, dead-lettering) are made by `webhook`, which passes
+//! [`Outcome`]s back.
 
 use super::subscriptions::{SubStats, all_subs, read_stats, to_json, write_stats};
-use super::tables::*;
-use super::{Store, StoreError};
 use crate::event::Event;
+use crate::store::tables::*;
+use crate::store::{Store, StoreError};
 use rand::RngCore;
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
+
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
@@ -134,9 +135,12 @@ pub(crate) fn bump(tx: &WriteTransaction, key: &str, delta: i64) -> Result<u64, 
 /// Records `events` in the log inside the caller's write transaction, with one
 /// pending job per matching subscription, and returns their sequence numbers.
 ///
-/// Nothing is visible until the caller commits; after committing, call
-/// `webhook::Hub::committed` so the workers look at once.
-pub fn record_events(tx: &WriteTransaction, events: &[Event]) -> Result<Vec<u64>, StoreError> {
+/// Nothing is visible until the caller commits; after committing, the caller
+/// rings the bell (`Bell::events_committed`) so the workers look at once.
+pub(in crate::store) fn record_events(
+    tx: &WriteTransaction,
+    events: &[Event],
+) -> Result<Vec<u64>, StoreError> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
@@ -272,7 +276,7 @@ pub fn scan_due(
 
 /// Settles the outcomes of `sub`'s attempts in one write transaction (group
 /// commit: one fsync for every attempt that finished meanwhile).
-pub fn apply_outcomes(db: &Database, sub: u64, outcomes: &[Outcome]) -> Result<(), StoreError> {
+fn apply_outcomes(db: &Database, sub: u64, outcomes: &[Outcome]) -> Result<(), StoreError> {
     let tx = db.begin_write()?;
     if tx.open_table(SUB_RECORD)?.get(sub)?.is_none() {
         // Deleted meanwhile, with its jobs: nothing to settle.
@@ -337,16 +341,45 @@ pub fn apply_outcomes(db: &Database, sub: u64, outcomes: &[Outcome]) -> Result<(
 }
 
 impl Store {
-    /// Records `events` in their own transaction and commits (durably).
-    /// Ring the workers afterwards (`webhook::Hub::committed`).
+    /// Records `events` in their own transaction, commits (durably) and
+    /// rings the bell. Returns their sequence numbers. For events that go
+    /// with no other write.
     pub async fn append_events(&self, events: Vec<Event>) -> Result<Vec<u64>, StoreError> {
-        self.run(move |db| {
-            let tx = db.begin_write()?;
-            let seqs = record_events(&tx, &events)?;
-            tx.commit()?;
-            Ok(seqs)
-        })
-        .await
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let seqs = self
+            .run(move |db| {
+                let tx = db.begin_write()?;
+                let seqs = record_events(&tx, &events)?;
+                tx.commit()?;
+                Ok(seqs)
+            })
+            .await?;
+        self.bell().events_committed(&seqs);
+        Ok(seqs)
+    }
+
+    /// The jobs of subscription `sub` to start now (see `scan_due`): at most
+    /// `want`, looking at no more than `scan_limit` pending jobs, skipping
+    /// `in_flight` and keeping order per chat (`busy_chats` get nothing).
+    pub async fn scan_due(
+        &self,
+        sub: u64,
+        now: i64,
+        in_flight: HashSet<u64>,
+        busy_chats: HashSet<String>,
+        want: usize,
+        scan_limit: usize,
+    ) -> Result<Scan, StoreError> {
+        self.run(move |db| scan_due(db, sub, now, &in_flight, &busy_chats, want, scan_limit))
+            .await
+    }
+
+    /// Settles the outcomes of `sub`'s attempts in one transaction (group
+    /// commit). A subscription deleted meanwhile settles nothing.
+    pub async fn apply_outcomes(&self, sub: u64, outcomes: Vec<Outcome>) -> Result<(), StoreError> {
+        self.run(move |db| apply_outcomes(db, sub, &outcomes)).await
     }
 
     /// The oldest pending job of `sub`: (seq, created_at).
@@ -443,7 +476,7 @@ mod tests {
             let store = store.clone();
             async move {
                 store
-                    .run(move |db| scan_due(db, id, now_ms(), &skip, &busy, 10, 100))
+                    .scan_due(id, now_ms(), skip, busy, 10, 100)
                     .await
                     .expect("scan")
             }
@@ -467,18 +500,15 @@ mod tests {
         // A retry scheduled later blocks its chat's newer jobs.
         let later = now_ms() + 60_000;
         store
-            .run(move |db| {
-                apply_outcomes(
-                    db,
-                    id,
-                    &[Outcome::Retry {
-                        seq: 1,
-                        next_at: later,
-                        status: Some(503),
-                        error: "HTTP 503".into(),
-                    }],
-                )
-            })
+            .apply_outcomes(
+                id,
+                vec![Outcome::Retry {
+                    seq: 1,
+                    next_at: later,
+                    status: Some(503),
+                    error: "HTTP 503".into(),
+                }],
+            )
             .await
             .expect("retry");
         let s = scan(vec![], vec![]).await;
@@ -486,17 +516,14 @@ mod tests {
         assert_eq!(s.next_at, Some(later));
         // Dead-lettering frees the chat.
         store
-            .run(move |db| {
-                apply_outcomes(
-                    db,
-                    id,
-                    &[Outcome::Dead {
-                        seq: 1,
-                        status: None,
-                        error: "gone".into(),
-                    }],
-                )
-            })
+            .apply_outcomes(
+                id,
+                vec![Outcome::Dead {
+                    seq: 1,
+                    status: None,
+                    error: "gone".into(),
+                }],
+            )
             .await
             .expect("dead");
         assert_eq!(due(&scan(vec![], vec![]).await), vec![2, 3, 4, 5]);

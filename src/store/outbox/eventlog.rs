@@ -5,9 +5,9 @@
 //! An undelivered event is never pruned: when only those are left and the log
 //! is still over its cap, [`LogStatus::over_cap`] says so (status, metrics).
 
-use super::outbox::{LOG_BYTES_KEY, LOG_COUNT_KEY, LoggedEvent, SEQ_KEY, bump, decode};
-use super::tables::*;
-use super::{Store, StoreError};
+use super::jobs::{LOG_BYTES_KEY, LOG_COUNT_KEY, LoggedEvent, SEQ_KEY, bump, decode};
+use crate::store::tables::*;
+use crate::store::{Store, StoreError};
 use redb::{ReadableDatabase, ReadableTable};
 
 /// Most events one pruning transaction removes (keeps transactions short).
@@ -141,7 +141,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::event::Event;
-    use crate::store::{DEFAULT_CACHE_BYTES, Format, Outcome, Subscription, apply_outcomes};
+    use crate::store::{DEFAULT_CACHE_BYTES, Format, Outcome, Subscription};
 
     fn ev(chat: &str) -> Event {
         Event {
@@ -184,10 +184,7 @@ mod tests {
             .map(|s| Outcome::Delivered { seq: *s })
             .collect();
         let s2 = sub.id;
-        store
-            .run(move |db| apply_outcomes(db, s2, &outcomes))
-            .await
-            .expect("ack");
+        store.apply_outcomes(s2, outcomes).await.expect("ack");
         let tight = Retention {
             max_age_ms: i64::MAX,
             max_bytes: 1,
@@ -207,16 +204,13 @@ mod tests {
         };
         let now = crate::store::now_ms();
         store
-            .run(move |db| {
-                apply_outcomes(
-                    db,
-                    s2,
-                    &(1..=9)
-                        .step_by(2)
-                        .map(|seq| Outcome::Delivered { seq })
-                        .collect::<Vec<_>>(),
-                )
-            })
+            .apply_outcomes(
+                s2,
+                (1..=9)
+                    .step_by(2)
+                    .map(|seq| Outcome::Delivered { seq })
+                    .collect(),
+            )
             .await
             .expect("ack rest");
         assert_eq!(store.prune_events(loose, now).await.expect("prune"), 0);
