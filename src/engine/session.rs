@@ -160,11 +160,14 @@ async fn run_once(
     let client = handle.client();
     ctl.set_client(Some(client.clone()));
     let instance = ctl.cancel.child_token();
-    engine.inner.tasks.spawn(sender::run(
-        engine.clone(),
-        ctl.clone(),
-        client.clone(),
-        instance.clone(),
+    engine.inner.tasks.spawn(tracing::Instrument::instrument(
+        sender::run(
+            engine.clone(),
+            ctl.clone(),
+            client.clone(),
+            instance.clone(),
+        ),
+        tracing::info_span!("sender", session = %ctl.id),
     ));
     let mut failures = 0u32;
     // Events are applied inline below, so a stuck store write or event
