@@ -82,23 +82,27 @@ impl KeyDb<'_> {
     }
 }
 
+/// One opened table of a key-store transaction: [`ReadRows`] in a read
+/// transaction, [`WriteRows`] in a write one. Both read through [`ReadKeys`].
+pub struct Opened<T>(T);
+
 /// One opened table of a read transaction.
-pub struct ReadRows(ReadOnlyTable<&'static [u8], &'static [u8]>);
+pub type ReadRows = Opened<ReadOnlyTable<&'static [u8], &'static [u8]>>;
 
 /// One opened table of a write transaction.
-pub struct WriteRows<'t>(Table<'t, &'static [u8], &'static [u8]>);
+pub type WriteRows<'t> = Opened<Table<'t, &'static [u8], &'static [u8]>>;
 
 impl KeyRead<'_> {
     /// Opens `table` for reading.
     pub fn open_table(&self, table: KeyTable) -> Result<ReadRows, StoreError> {
-        Ok(ReadRows(self.0.open_table(table)?))
+        Ok(Opened(self.0.open_table(table)?))
     }
 }
 
 impl KeyWrite<'_> {
     /// Opens `table` for reading and writing.
     pub fn open_table(&self, table: KeyTable) -> Result<WriteRows<'_>, StoreError> {
-        Ok(WriteRows(self.0.open_table(table)?))
+        Ok(Opened(self.0.open_table(table)?))
     }
 }
 
@@ -114,73 +118,39 @@ pub trait ReadKeys {
     fn last_with_prefix(&self, prefix: Vec<u8>) -> Result<Option<Row>, StoreError>;
 }
 
-fn get_in<T: ReadableTable<&'static [u8], &'static [u8]>>(
-    t: &T,
-    key: &[u8],
-) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(t.get(key)?.map(|v| v.value().to_vec()))
-}
-
-fn scan_in<T: ReadableTable<&'static [u8], &'static [u8]>>(
-    t: &T,
-    prefix: Vec<u8>,
-) -> Result<Rows, StoreError> {
-    let range = PrefixRange::new(prefix);
-    let mut out = Vec::new();
-    for row in t.range::<&[u8]>(range.bounds())? {
-        let (k, v) = row?;
-        out.push((k.value().to_vec(), v.value().to_vec()));
-    }
-    Ok(out)
-}
-
-fn last_in<T: ReadableTable<&'static [u8], &'static [u8]>>(
-    t: &T,
-    prefix: Vec<u8>,
-) -> Result<Option<Row>, StoreError> {
-    let range = PrefixRange::new(prefix);
-    let last = t.range::<&[u8]>(range.bounds())?.next_back().transpose()?;
-    Ok(last.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
-}
-
-fn any_in<T: ReadableTable<&'static [u8], &'static [u8]>>(
-    t: &T,
-    prefix: Vec<u8>,
-) -> Result<bool, StoreError> {
-    let range = PrefixRange::new(prefix);
-    Ok(t.range::<&[u8]>(range.bounds())?
-        .next()
-        .transpose()?
-        .is_some())
-}
-
-impl ReadKeys for ReadRows {
+impl<T: ReadableTable<&'static [u8], &'static [u8]>> ReadKeys for Opened<T> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        get_in(&self.0, key)
+        Ok(self.0.get(key)?.map(|v| v.value().to_vec()))
     }
-    fn scan(&self, prefix: Vec<u8>) -> Result<Rows, StoreError> {
-        scan_in(&self.0, prefix)
-    }
-    fn any_with_prefix(&self, prefix: Vec<u8>) -> Result<bool, StoreError> {
-        any_in(&self.0, prefix)
-    }
-    fn last_with_prefix(&self, prefix: Vec<u8>) -> Result<Option<Row>, StoreError> {
-        last_in(&self.0, prefix)
-    }
-}
 
-impl ReadKeys for WriteRows<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        get_in(&self.0, key)
-    }
     fn scan(&self, prefix: Vec<u8>) -> Result<Rows, StoreError> {
-        scan_in(&self.0, prefix)
+        let range = PrefixRange::new(prefix);
+        let mut out = Vec::new();
+        for row in self.0.range::<&[u8]>(range.bounds())? {
+            let (k, v) = row?;
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
     }
+
     fn any_with_prefix(&self, prefix: Vec<u8>) -> Result<bool, StoreError> {
-        any_in(&self.0, prefix)
+        let range = PrefixRange::new(prefix);
+        Ok(self
+            .0
+            .range::<&[u8]>(range.bounds())?
+            .next()
+            .transpose()?
+            .is_some())
     }
+
     fn last_with_prefix(&self, prefix: Vec<u8>) -> Result<Option<Row>, StoreError> {
-        last_in(&self.0, prefix)
+        let range = PrefixRange::new(prefix);
+        let last = self
+            .0
+            .range::<&[u8]>(range.bounds())?
+            .next_back()
+            .transpose()?;
+        Ok(last.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
     }
 }
 

@@ -95,7 +95,7 @@ pub struct MessageRecord {
     pub payload: Option<super::payload::Payload>,
 }
 
-pub(super) fn key(session: &str, rest: &[u8]) -> Vec<u8> {
+fn key(session: &str, rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(session.len() + 1 + rest.len());
     k.extend_from_slice(session.as_bytes());
     k.push(0);
@@ -103,7 +103,7 @@ pub(super) fn key(session: &str, rest: &[u8]) -> Vec<u8> {
     k
 }
 
-pub(super) fn seq_key(session: &str, seq: u64) -> Vec<u8> {
+fn seq_key(session: &str, seq: u64) -> Vec<u8> {
     key(session, &seq.to_be_bytes())
 }
 
@@ -162,7 +162,7 @@ fn insert_new(
     Ok(rec)
 }
 
-pub(super) fn get(
+fn get(
     tx: &WriteTransaction,
     session: &str,
     id: &str,
@@ -172,11 +172,7 @@ pub(super) fn get(
     v.map(|v| decode(v.value())).transpose()
 }
 
-pub(super) fn put(
-    tx: &WriteTransaction,
-    session: &str,
-    rec: &MessageRecord,
-) -> Result<(), StoreError> {
+fn put(tx: &WriteTransaction, session: &str, rec: &MessageRecord) -> Result<(), StoreError> {
     tx.open_table(MSG_RECORD)?.insert(
         key(session, rec.id.as_bytes()).as_slice(),
         encode(rec)?.as_slice(),

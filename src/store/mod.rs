@@ -13,7 +13,6 @@
 //! Must not know about HTTP or WhatsApp types.
 
 mod error;
-mod inflight;
 pub mod keys;
 pub mod media;
 pub mod messages;

@@ -3,14 +3,24 @@
 //! one outbox job per matching subscription) in one transaction, then rings
 //! the outbox's bell, so delivery looks at once and no caller has to.
 //!
+//! A finished send is settled only while it is still on the send queue: it
+//! stays there from accept until WhatsApp's server acknowledged it (in
+//! flight included), so a crash or a lost connection leaves it queued, and
+//! two parties that may settle it (the ack, the send worker or the expiry
+//! sweeper on its age) never both do.
+//!
 //! The events themselves are the caller's to shape (the engine knows the
 //! session's account and the payload format): it passes a function from the
 //! changed record to its event.
 
-use super::{MessageRecord, MessageState, advance, amend_target, insert_inbound};
+use super::{
+    MessageRecord, MessageState, StateChange, advance, amend_target, get, insert_inbound, key, put,
+    seq_key,
+};
 use crate::event::Event;
 use crate::store::media::put_media_ref;
 use crate::store::outbox::record_events;
+use crate::store::tables::{OUTBOUND_MEDIA, SEND_QUEUE};
 use crate::store::{Store, StoreError};
 
 /// An inbound message as the engine hands it over.
@@ -39,15 +49,14 @@ impl Store {
         F: FnMut(&MessageRecord) -> Event + Send + 'static,
     {
         let session = session.to_string();
-        let seqs = self
-            .run(move |db| {
-                let tx = db.begin_write()?;
+        let ((), seqs) = self
+            .commit_events(move |tx| {
                 let mut events = Vec::new();
                 for InboundRecord { record, media } in batch {
                     if let Some(media) = &media {
-                        put_media_ref(&tx, &session, &record.id, &record.kind, media)?;
+                        put_media_ref(tx, &session, &record.id, &record.kind, media)?;
                     }
-                    if let Some(rec) = insert_inbound(&tx, &session, record)? {
+                    if let Some(rec) = insert_inbound(tx, &session, record)? {
                         // An edit or a deletion also changes the message it
                         // points at (once: a replayed batch inserts nothing).
                         let target = rec
@@ -59,7 +68,7 @@ impl Store {
                             && matches!(rec.kind.as_str(), "edit" | "revoke")
                         {
                             amend_target(
-                                &tx,
+                                tx,
                                 &session,
                                 target,
                                 &rec.kind,
@@ -70,12 +79,9 @@ impl Store {
                         events.push(event_of(&rec));
                     }
                 }
-                let seqs = record_events(&tx, &events)?;
-                tx.commit()?;
-                Ok(seqs)
+                Ok(((), events))
             })
             .await?;
-        self.bell().events_committed(&seqs);
         Ok(seqs.len())
     }
 
@@ -94,22 +100,73 @@ impl Store {
         F: FnMut(&MessageRecord) -> Event + Send + 'static,
     {
         let session = session.to_string();
-        let seqs = self
-            .run(move |db| {
-                let tx = db.begin_write()?;
+        let ((), seqs) = self
+            .commit_events(move |tx| {
                 let mut events = Vec::new();
                 for id in &ids {
-                    if let Some(rec) = advance(&tx, &session, id, state, at)? {
+                    if let Some(rec) = advance(tx, &session, id, state, at)? {
                         events.push(event_of(&rec));
                     }
                 }
-                let seqs = record_events(&tx, &events)?;
-                tx.commit()?;
-                Ok(seqs)
+                Ok(((), events))
             })
             .await?;
-        self.bell().events_committed(&seqs);
         Ok(seqs.len())
+    }
+
+    /// Takes `id` off `session`'s send queue as `state` (`sent` on the
+    /// server's ack, `failed` when it expired or kept failing), with `error`,
+    /// and records the event `event_of` makes of the settled record, all in
+    /// one transaction; then rings the outbox's bell. Returns the settled
+    /// record; `None`, with nothing written, when the message is not on the
+    /// queue (already settled, or unknown).
+    pub async fn finish_send<F>(
+        &self,
+        session: &str,
+        id: &str,
+        state: MessageState,
+        error: Option<String>,
+        event_of: F,
+    ) -> Result<Option<MessageRecord>, StoreError>
+    where
+        F: FnOnce(&MessageRecord) -> Event + Send + 'static,
+    {
+        let (session, id) = (session.to_string(), id.to_string());
+        let at = crate::event::now_ms();
+        let done = self
+            .run(move |db| {
+                let tx = db.begin_write()?;
+                let Some(mut rec) = get(&tx, &session, &id)? else {
+                    return Ok(None);
+                };
+                let queued = tx
+                    .open_table(SEND_QUEUE)?
+                    .remove(seq_key(&session, rec.seq).as_slice())?
+                    .is_some();
+                if !queued {
+                    return Ok(None);
+                }
+                tx.open_table(OUTBOUND_MEDIA)?
+                    .remove(key(&session, id.as_bytes()).as_slice())?;
+                if state == MessageState::Sent {
+                    // The attempt that got through.
+                    rec.attempts += 1;
+                }
+                if state > rec.state {
+                    rec.state = state;
+                    rec.history.push(StateChange { state, at });
+                }
+                rec.error = error;
+                put(&tx, &session, &rec)?;
+                let seqs = record_events(&tx, &[event_of(&rec)])?;
+                tx.commit()?;
+                Ok(Some((rec, seqs)))
+            })
+            .await?;
+        Ok(done.map(|(rec, seqs)| {
+            self.bell().events_committed(&seqs);
+            rec
+        }))
     }
 }
 

@@ -296,3 +296,52 @@ async fn edits_and_deletions_change_their_target_and_unknown_targets_nothing() {
     );
     assert!(unknown.is_none());
 }
+
+// An ack racing an expiry (or a late ack after a retry) must not settle a
+// message twice: `finish_send` settles only what is still queued.
+#[tokio::test]
+async fn a_send_settles_once_and_only_while_queued() {
+    let (_d, store) = open();
+    store
+        .enqueue_outbound("s", out("A", "c", None))
+        .await
+        .expect("a");
+    store
+        .enqueue_outbound("s", out("B", "c", None))
+        .await
+        .expect("b");
+
+    let rec = store
+        .finish_send("s", "A", MessageState::Sent, None, sent_event)
+        .await
+        .expect("settle")
+        .expect("was queued");
+    assert_eq!(rec.state, MessageState::Sent);
+    assert_eq!(rec.attempts, 1);
+    let log = store.events_after(None, 0, 10).await.expect("log");
+    assert_eq!(log.len(), 1, "its event is recorded with it");
+    let next = store.next_queued("s").await.expect("next").expect("B");
+    assert_eq!(next.id, "B", "A left the queue");
+
+    // A second ack, or an expiry racing the ack, changes nothing.
+    let again = store
+        .finish_send(
+            "s",
+            "A",
+            MessageState::Failed,
+            Some("late".into()),
+            sent_event,
+        )
+        .await
+        .expect("settle again");
+    assert!(again.is_none());
+    let a = store.message("s", "A").await.expect("get").expect("A");
+    assert_eq!((a.state, a.error), (MessageState::Sent, None));
+    assert!(
+        store
+            .finish_send("s", "nope", MessageState::Sent, None, sent_event)
+            .await
+            .expect("unknown")
+            .is_none()
+    );
+}

@@ -348,16 +348,34 @@ impl Store {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let seqs = self
+        self.commit_events(|_| Ok(((), events)))
+            .await
+            .map(|((), seqs)| seqs)
+    }
+
+    /// Runs `work` in one write transaction, records the events it returns
+    /// there with their jobs, commits, then rings the bell. Returns what
+    /// `work` returned and the events' sequence numbers. The one place a
+    /// write that produces events is committed, so none can forget to ring.
+    pub(in crate::store) async fn commit_events<T, F>(
+        &self,
+        work: F,
+    ) -> Result<(T, Vec<u64>), StoreError>
+    where
+        F: FnOnce(&WriteTransaction) -> Result<(T, Vec<Event>), StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (out, seqs) = self
             .run(move |db| {
                 let tx = db.begin_write()?;
+                let (out, events) = work(&tx)?;
                 let seqs = record_events(&tx, &events)?;
                 tx.commit()?;
-                Ok(seqs)
+                Ok((out, seqs))
             })
             .await?;
         self.bell().events_committed(&seqs);
-        Ok(seqs)
+        Ok((out, seqs))
     }
 
     /// The jobs of subscription `sub` to start now (see `scan_due`): at most
