@@ -43,9 +43,6 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(String),
-    /// A critical task failed and could not be restarted.
-    #[error("{0}")]
-    TaskFailed(String),
     /// The embedded OpenAPI document does not merge (a build defect).
     #[error("OpenAPI document: {0}")]
     OpenApi(String),
@@ -191,10 +188,7 @@ pub async fn serve(
         tracing::warn!("webhook workers did not stop in time; their jobs stay pending");
     }
     tracing::info!("stopped");
-    match supervisor.failure() {
-        Some(reason) => Err(DaemonError::TaskFailed(reason)),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 fn engine_config(cfg: &Config, checkin: Checkin) -> EngineConfig {

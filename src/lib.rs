@@ -18,8 +18,11 @@
 //! ```
 //!
 //! - [`config`]: the typed configuration (TOML file, `WAGO_*` environment, defaults).
-//! - [`server`]: the hyper 1 HTTP server: accept loop, per-client limits and shedding, timeouts, body limits, shutdown.
-//! - [`api`]: routing, auth, the JSON envelope and one file per resource. Reads and
+//! - [`server`]: the hyper 1 HTTP server: accept loop, per-client limits and shedding, timeouts,
+//!   shutdown. It calls into `api`, never the reverse: the handlers reach the limits
+//!   through the `api::PeerLimits` trait the server implements.
+//! - [`api`]: the route table (`api::routes`), auth, body limits, the JSON envelope and one
+//!   file per resource. Reads and
 //!   writes the store directly for what is not WhatsApp (sessions, subscriptions,
 //!   message history, the event log and its SSE stream).
 //! - [`engine`]: the only module that imports `whatsapp_rust`; one client per
@@ -38,7 +41,7 @@
 //!   speaking HTTP to the gateway.
 //! - [`qr`]: pairing QR codes (modules and PNG), for the API and the pairing screen.
 //! - [`daemon`]: `wago serve`: wires the parts together under one cancellation token.
-//! - [`supervisor`]: task heartbeats, restarts with backoff, and systemd's READY/STATUS/WATCHDOG.
+//! - [`supervisor`]: task heartbeats and systemd's READY/STATUS/WATCHDOG.
 //! - [`malloc`]: glibc arena cap and periodic trim.
 // No unsafe code, except in the three device modules that must call ioctls
 // (`display::fb`, `display::ssd1306`, `display::gpio`) and the allocator

@@ -6,12 +6,16 @@
 //! wrong shape.
 
 use super::App;
+use super::peer::PeerLimits;
 use super::reply::ApiError;
-use bytes::Bytes;
-use http_body_util::Limited;
+use bytes::{Buf, Bytes, BytesMut};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode, header};
 use serde::de::DeserializeOwned;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Whether an empty body stands for `{}` on this route.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -89,30 +93,96 @@ pub async fn read(app: &App, req: Request<Incoming>) -> Result<Bytes, ApiError> 
     {
         return Err(too_large());
     }
-    let guard = crate::server::read_guard(&req);
+    let (limits, ip) = (
+        super::peer::limits(&req),
+        super::peer::addr(&req).map(|a| a.ip()),
+    );
     let limited = Limited::new(
         req.into_body(),
         usize::try_from(limit).unwrap_or(usize::MAX),
     );
-    use crate::server::BodyCut;
-    match guard.collect(app.limits.body_timeout, limited).await {
-        Err(BodyCut::Timeout) => Err(ApiError::new(
+    match collect(limits, ip, app.limits.body_timeout, limited).await {
+        Err(Cut::Timeout) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
             "the request body did not arrive in time",
         )),
-        Err(BodyCut::TooSlow) => Err(ApiError::new(
+        Err(Cut::TooSlow) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
             "the request body arrived too slowly while the gateway is busy (limits.min_body_rate)",
         )),
-        Err(BodyCut::Failed(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(BodyCut::Failed(e)) => Err(ApiError::new(
+        Err(Cut::Failed(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(Cut::Failed(e)) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_request",
             format!("the request body could not be read: {e}"),
         )),
         Ok(bytes) => Ok(bytes),
+    }
+}
+
+/// How often a body being read is checked against its deadline and rate.
+const BODY_CHECK: Duration = Duration::from_millis(250);
+
+/// Why a request body was not read whole.
+enum Cut<E> {
+    /// Over `http.body_timeout_secs`.
+    Timeout,
+    /// Under pressure, slower than `limits.min_body_rate`.
+    TooSlow,
+    /// The body itself failed (too large, connection lost).
+    Failed(E),
+}
+
+/// Reads `body` whole within `timeout`; under pressure (the server's
+/// [`PeerLimits::body_floor`]) a body that, after the grace, has come slower
+/// than the floor on average is cut.
+async fn collect<B>(
+    limits: Option<Arc<dyn PeerLimits>>,
+    ip: Option<IpAddr>,
+    timeout: Duration,
+    mut body: B,
+) -> Result<Bytes, Cut<B::Error>>
+where
+    B: hyper::body::Body + Unpin,
+{
+    let started = Instant::now();
+    let mut buf = BytesMut::new();
+    let mut check = tokio::time::interval(BODY_CHECK);
+    loop {
+        tokio::select! {
+            f = body.frame() => match f {
+                None => return Ok(buf.freeze()),
+                Some(Err(e)) => return Err(Cut::Failed(e)),
+                Some(Ok(frame)) => {
+                    if let Ok(mut data) = frame.into_data() {
+                        while data.has_remaining() {
+                            let chunk = data.chunk();
+                            buf.extend_from_slice(chunk);
+                            let n = chunk.len();
+                            data.advance(n);
+                        }
+                    }
+                }
+            },
+            _ = check.tick() => {
+                let elapsed = started.elapsed();
+                if elapsed >= timeout {
+                    return Err(Cut::Timeout);
+                }
+                if let Some(l) = &limits
+                    && let Some((grace, rate)) = l.body_floor()
+                    && elapsed > grace
+                    && (buf.len() as f64) < f64::from(rate) * elapsed.as_secs_f64()
+                {
+                    if let Some(ip) = ip {
+                        l.cut_slow_body(ip);
+                    }
+                    return Err(Cut::TooSlow);
+                }
+            }
+        }
     }
 }
 

@@ -95,7 +95,7 @@ pub async fn list(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
 /// open streams (`limits.streams_per_token`) until it is dropped.
 struct ChannelBody(
     mpsc::Receiver<Bytes>,
-    #[allow(dead_code)] Option<crate::server::shield::StreamGuard>,
+    #[allow(dead_code)] Option<super::StreamPlace>,
 );
 
 impl hyper::body::Body for ChannelBody {
@@ -112,14 +112,10 @@ impl hyper::body::Body for ChannelBody {
 /// `GET /events/stream`.
 pub async fn stream(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let rec = auth::session(app, req.headers()).await?;
-    let place = match (
-        req.extensions()
-            .get::<std::sync::Arc<crate::server::Shield>>(),
-        req.extensions().get::<super::PeerAddr>(),
-    ) {
-        (Some(shield), Some(peer)) => match shield.open_stream(peer.0.ip(), &rec.id) {
+    let place = match (super::peer::limits(&req), super::peer::addr(&req)) {
+        (Some(limits), Some(peer)) => match limits.open_stream(peer.ip(), &rec.id) {
             Ok(place) => Some(place),
-            Err(refused) => return Ok(refused.into_response()),
+            Err(refused) => return Ok(*refused),
         },
         _ => None,
     };

@@ -17,7 +17,7 @@
 use super::body::{self, Empty};
 use super::reply::{ApiError, Body, ok};
 use super::user::engine_err;
-use super::{App, auth, only, query};
+use super::{App, auth, query};
 use crate::engine::contacts::MAX_BATCH;
 use crate::engine::groups::{MAX_NAME_CHARS, MAX_TOPIC_CHARS, ParticipantAction, group_jid};
 use hyper::body::Incoming;
@@ -104,15 +104,14 @@ fn valid_text(field: &str, text: &str, min: usize, max: usize) -> Result<(), Api
 pub async fn route(
     app: &App,
     req: Request<Incoming>,
-    m: &Method,
     action: &str,
 ) -> Result<Response<Body>, ApiError> {
+    let m = req.method().clone();
     let rec = auth::session(app, req.headers()).await?;
     let e = &app.engine;
     let s = rec.id.as_str();
     let data = match action {
         "list" => {
-            only(m, &Method::GET, "GET")?;
             json!({ "Groups": e.group_list(s).await.map_err(|e| engine_err(e, "GroupJID"))? })
         }
         "info" => {
@@ -123,7 +122,6 @@ pub async fn route(
                     .ok_or_else(|| ApiError::field("GroupJID", "is required"))?
                     .to_string()
             } else {
-                only(m, &Method::POST, "GET, POST")?;
                 body::json::<GroupOnly>(app, req, Empty::Refuse)
                     .await?
                     .group
@@ -134,7 +132,6 @@ pub async fn route(
                 .map_err(|e| engine_err(e, "GroupJID"))?
         }
         "create" => {
-            only(m, &Method::POST, "POST")?;
             let r: Create = body::json(app, req, Empty::Refuse).await?;
             valid_text("Name", &r.name, 1, MAX_NAME_CHARS)?;
             valid_members(&r.participants, "Participants", 0)?;
@@ -143,7 +140,6 @@ pub async fn route(
                 .map_err(|e| engine_err(e, "Participants"))?
         }
         "participants" => {
-            only(m, &Method::POST, "POST")?;
             let r: Participants = body::json(app, req, Empty::Refuse).await?;
             valid_group(&r.group)?;
             let act = match r.action.to_ascii_lowercase().as_str() {
@@ -166,7 +162,6 @@ pub async fn route(
             json!({ "Participants": results })
         }
         "invitelink" => {
-            only(m, &Method::GET, "GET")?;
             let q = query::pairs(req.uri().query());
             let g = query::get(&q, "GroupJID")
                 .filter(|g| !g.is_empty())
@@ -185,7 +180,6 @@ pub async fn route(
             json!({ "InviteLink": link })
         }
         "leave" => {
-            only(m, &Method::POST, "POST")?;
             let r: GroupOnly = body::json(app, req, Empty::Refuse).await?;
             valid_group(&r.group)?;
             e.group_leave(s, &r.group)
@@ -194,7 +188,6 @@ pub async fn route(
             json!({ "Details": "Left group" })
         }
         "name" => {
-            only(m, &Method::POST, "POST")?;
             let r: Name = body::json(app, req, Empty::Refuse).await?;
             valid_group(&r.group)?;
             valid_text("Name", &r.name, 1, MAX_NAME_CHARS)?;
@@ -204,7 +197,6 @@ pub async fn route(
             json!({ "Details": "Group name set" })
         }
         "topic" => {
-            only(m, &Method::POST, "POST")?;
             let r: Topic = body::json(app, req, Empty::Refuse).await?;
             valid_group(&r.group)?;
             valid_text("Topic", &r.topic, 0, MAX_TOPIC_CHARS)?;

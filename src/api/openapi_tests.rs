@@ -142,7 +142,7 @@ fn documents_exactly_the_routes_the_router_answers() {
         operations(&d).into_iter().map(|(m, p, _)| (m, p)).collect();
     let routed: BTreeSet<(String, String)> = ROUTES
         .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .map(|r| (r.method.to_string(), r.path.to_string()))
         .collect();
     let pending: BTreeSet<(String, String)> = PENDING
         .iter()

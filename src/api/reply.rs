@@ -28,7 +28,7 @@ pub struct ApiError {
     /// Extra facts, such as the field at fault.
     pub details: Option<Box<Value>>,
     /// Extra headers (Allow on a 405).
-    pub allow: Option<&'static str>,
+    pub allow: Option<std::borrow::Cow<'static, str>>,
 }
 
 impl ApiError {
@@ -75,7 +75,8 @@ impl ApiError {
     }
 
     /// 405 with the methods the path does allow.
-    pub fn method_not_allowed(allow: &'static str) -> Self {
+    pub fn method_not_allowed(allow: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        let allow = allow.into();
         let mut e = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -96,9 +97,10 @@ impl ApiError {
             body["details"] = *d;
         }
         let mut resp = json_response(self.status, &body);
-        if let Some(allow) = self.allow {
-            resp.headers_mut()
-                .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        if let Some(allow) = self.allow
+            && let Ok(v) = header::HeaderValue::from_str(&allow)
+        {
+            resp.headers_mut().insert(header::ALLOW, v);
         }
         resp
     }

@@ -83,9 +83,7 @@ pub async fn status(app: &App, req: Request<Incoming>) -> Result<Response<Body>,
 /// `GET /metrics` (admin): Prometheus text format.
 pub async fn metrics(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     auth::admin(app, req.headers()).await?;
-    let shield = req
-        .extensions()
-        .get::<std::sync::Arc<crate::server::Shield>>();
+    let limits = super::peer::limits(&req);
     let subs = app.store.list_subscriptions().await?;
     let rows = sub_status(app, &subs).await?;
     let log = app.store.log_status(app.webhooks.retention).await?;
@@ -169,8 +167,8 @@ pub async fn metrics(app: &App, req: Request<Incoming>) -> Result<Response<Body>
         let _ = writeln!(t, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
     }
     super::pairing::connection_metrics(app, &mut t);
-    if let Some(shield) = shield {
-        shield.write_metrics(&mut t);
+    if let Some(limits) = limits {
+        limits.write_metrics(&mut t);
     }
     let mut resp = Response::new(Full::new(Bytes::from(t)).boxed());
     resp.headers_mut().insert(

@@ -14,7 +14,6 @@ mod metrics;
 mod rate;
 pub mod shield;
 
-pub use body::{BodyCut, ReadGuard, read_guard};
 pub use shield::Shield;
 
 use crate::api::App;
@@ -95,7 +94,8 @@ pub async fn run(
                             Err(limited) => limited.into_response(),
                             Ok(()) => {
                                 req.extensions_mut().insert(crate::api::PeerAddr(peer));
-                                req.extensions_mut().insert(shield);
+                                let limits: Arc<dyn crate::api::PeerLimits> = shield;
+                                req.extensions_mut().insert(limits);
                                 crate::api::handle(app, req).await
                             }
                         };

@@ -423,3 +423,33 @@ impl Drop for StreamGuard {
         }
     }
 }
+
+/// The shield as the API's handlers see it (put in each request's extensions).
+impl crate::api::PeerLimits for Shield {
+    fn body_floor(&self) -> Option<(Duration, u32)> {
+        self.under_pressure().then(|| {
+            (
+                Duration::from_secs(u64::from(self.cfg.pressure_idle_secs)),
+                self.cfg.min_body_rate,
+            )
+        })
+    }
+
+    fn cut_slow_body(&self, ip: IpAddr) {
+        self.refuse(ip, Reason::SlowBody);
+    }
+
+    fn open_stream(
+        self: Arc<Self>,
+        ip: IpAddr,
+        session: &str,
+    ) -> Result<crate::api::StreamPlace, Box<Response<Body>>> {
+        Shield::open_stream(&self, ip, session)
+            .map(|g| Box::new(g) as crate::api::StreamPlace)
+            .map_err(|l| Box::new(l.into_response()))
+    }
+
+    fn write_metrics(&self, out: &mut String) {
+        Shield::write_metrics(self, out);
+    }
+}

@@ -1,4 +1,4 @@
-//! The supervisor: task heartbeats, restarts, and the systemd watchdog.
+//! The supervisor: task heartbeats and the systemd watchdog.
 //!
 //! Owns what the process tells its service manager: `READY=1` once the store
 //! is open and the server listens, `STATUS=` lines a technician reads in
@@ -7,10 +7,12 @@
 //! engine therefore stops the pings, and systemd kills and restarts the
 //! daemon; a blind timer would keep a dead gateway "alive".
 //!
-//! Tasks check in through a [`Heartbeat`] ([`Supervisor::heartbeat`]) or are
-//! run by [`Supervisor::spawn`], which also restarts them with backoff
-//! ([`restart`]). It does not own shutdown: it watches and cancels the one
-//! [`CancellationToken`] the daemon hands it.
+//! Tasks check in through a [`Heartbeat`] ([`Supervisor::heartbeat`], or a
+//! [`Checkin`] for tasks that come and go). Restarting is the owners' own:
+//! a session's run loop backs off with jitter and marks the session failed
+//! (`engine::session`), the outbox retries a delivery; a stall they cannot
+//! cure stops the pings and systemd restarts the daemon. It does not own
+//! shutdown: it watches the one [`CancellationToken`] the daemon hands it.
 //!
 //! Without `NOTIFY_SOCKET` every notification is a no-op; without
 //! `WATCHDOG_USEC` (for this pid) no ping is sent, but stalls still show in the
@@ -18,16 +20,13 @@
 
 mod heartbeat;
 mod notify;
-mod restart;
 
 pub use heartbeat::{Criticality, Health, Heartbeat};
 pub use notify::{Note, Notifier, SdNotify};
-pub use restart::{CRITICAL_MAX_RESTARTS, RESTART_BACKOFF_FIRST, RESTART_BACKOFF_MAX};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 /// How often a task should beat, idle or not.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
@@ -52,9 +51,6 @@ struct Inner {
     shutdown: CancellationToken,
     /// First words of STATUS= ("Starting: …", "Serving on …").
     headline: Mutex<String>,
-    /// Why a critical task gave up, if one did.
-    failure: Mutex<Option<String>>,
-    tasks: TaskTracker,
 }
 
 impl Supervisor {
@@ -81,8 +77,6 @@ impl Supervisor {
                 watchdog,
                 shutdown,
                 headline: Mutex::new("Starting".into()),
-                failure: Mutex::new(None),
-                tasks: TaskTracker::new(),
             }),
         }
     }
@@ -103,7 +97,7 @@ impl Supervisor {
         Checkin(Some(self.clone()))
     }
 
-    /// The shutdown token the supervisor watches (and cancels on failure).
+    /// The shutdown token the supervisor watches.
     pub fn shutdown(&self) -> &CancellationToken {
         &self.inner.shutdown
     }
@@ -132,39 +126,9 @@ impl Supervisor {
             .unwrap_or_else(|p| p.into_inner()) = headline.into();
     }
 
-    /// Records that a critical task cannot recover and starts shutdown; the
-    /// daemon then exits non-zero so systemd restarts it.
-    pub fn fail(&self, reason: String) {
-        tracing::error!(%reason, "critical task failed; stopping so the service manager restarts wago");
-        self.inner
-            .notifier
-            .notify(&[Note::Status(format!("FAILED: {reason}"))]);
-        self.inner
-            .failure
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert(reason);
-        self.inner.shutdown.cancel();
-    }
-
-    /// Why a critical task gave up, if one did.
-    pub fn failure(&self) -> Option<String> {
-        self.inner
-            .failure
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
     /// Health of every registered task now.
     pub fn health(&self) -> Health {
         self.inner.registry.assess()
-    }
-
-    /// Waits (up to `grace`) for tasks started by [`Supervisor::spawn`] to end.
-    pub async fn wait_tasks(&self, grace: Duration) {
-        self.inner.tasks.close();
-        let _ = tokio::time::timeout(grace, self.inner.tasks.wait()).await;
     }
 
     /// Starts the watchdog loop; it stops on shutdown or when the guard drops.
