@@ -96,7 +96,8 @@ pub struct Config {
     pub listen: String,
     /// Admin token; when absent one is generated on first start and shown once.
     pub admin_token: Option<Secret>,
-    /// Log filter (`info`, `wago=debug`, ...), tracing's EnvFilter syntax.
+    /// Log filter: a default level and/or `target=level` pairs, comma-separated
+    /// (`info`, `wago=debug,hyper=warn`).
     pub log: String,
     /// HTTP server limits.
     pub http: HttpConfig,

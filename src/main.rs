@@ -144,15 +144,19 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(filter: &str) {
+    use tracing_subscriber::filter::Targets;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    let env = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // `Targets`, not `EnvFilter`: the same `target=level` lists without a
+    // regex engine in the binary (span and field directives are not needed).
+    let targets = filter
+        .parse::<Targets>()
+        .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
     tracing_subscriber::fmt()
-        .with_env_filter(env)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .finish()
+        .with(targets)
         .with(QuietConnectChains(
             wago::engine::diagnosis::quiet_connect_chains(filter),
         ))

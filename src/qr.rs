@@ -77,7 +77,7 @@ mod tests {
     fn decode(png_bytes: &[u8]) -> String {
         let dec = png::Decoder::new(std::io::Cursor::new(png_bytes));
         let mut reader = dec.read_info().expect("png header");
-        let mut buf = vec![0; reader.output_buffer_size()];
+        let mut buf = vec![0; reader.output_buffer_size().expect("png size")];
         let info = reader.next_frame(&mut buf).expect("png frame");
         let (w, h) = (info.width as usize, info.height as usize);
         let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| buf[y * w + x]);

@@ -6,7 +6,6 @@
 mod backend_support;
 
 use backend_support::open_store;
-use rand_010 as rand10;
 use std::sync::Arc;
 use wago::engine::backend::RedbBackend;
 use whatsapp_rust::store::persistence_manager::PersistenceManager;
@@ -63,7 +62,7 @@ impl Account {
     }
 
     async fn decrypt(&mut self, from: &ProtocolAddress, msg: &CiphertextMessage) -> String {
-        let mut rng = rand10::make_rng::<rand10::rngs::StdRng>();
+        let mut rng = rand::make_rng::<rand::rngs::StdRng>();
         let s = &mut self.stores;
         let out = message_decrypt(
             msg,
@@ -95,7 +94,7 @@ async fn a_signal_conversation_continues_after_reopening_the_store() {
         let mut bob = account(&store, "bob").await;
 
         // Bob publishes a one-time prekey (written straight to redb) and a bundle.
-        let mut rng = rand10::make_rng::<rand10::rngs::StdRng>();
+        let mut rng = rand::make_rng::<rand::rngs::StdRng>();
         let one_time = KeyPair::generate(&mut rng);
         bob.stores
             .pre_key_store

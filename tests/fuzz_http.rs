@@ -6,7 +6,7 @@ mod common;
 
 use common::{Gateway, Opts, client, create_session};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;

@@ -8,7 +8,7 @@ mod common;
 mod receiver;
 
 use common::{Gateway, Opts, client, create_session};
-use rand::Rng;
+use rand::RngExt;
 use receiver::Receiver;
 use serde_json::{Value, json};
 use std::collections::HashSet;

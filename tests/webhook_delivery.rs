@@ -176,7 +176,7 @@ async fn signatures_verify_with_standardwebhooks_and_forms_parse() {
     assert_eq!(verdicts[4]["json"]["id"], body["id"]);
 
     // X-Wago-Signature: hex HMAC of the body with the key the secret stands for.
-    use hmac::Mac;
+    use hmac::{KeyInit, Mac};
     let key = wago::webhook::sign::key_of(&secret);
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("key");
     mac.update(&j.body);

@@ -9,7 +9,7 @@ use crate::store::{SessionRecord, hash_token};
 use base64::Engine as _;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use rand::RngCore;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// Longest session name.

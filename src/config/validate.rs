@@ -18,7 +18,7 @@ impl Config {
         {
             return Err(key("admin_token", "must be at least 16 characters"));
         }
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+        if let Err(e) = self.log.parse::<tracing_subscriber::filter::Targets>() {
             return Err(key("log", &e.to_string()));
         }
         let h = &self.http;

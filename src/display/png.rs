@@ -9,7 +9,7 @@ pub fn encode(c: &Canvas) -> Result<Vec<u8>, String> {
         let mut enc = png::Encoder::new(&mut out, c.width, c.height);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Best);
+        enc.set_compression(png::Compression::High);
         let mut w = enc.write_header().map_err(|e| e.to_string())?;
         let flat: Vec<u8> = c.pixels.iter().flatten().copied().collect();
         w.write_image_data(&flat).map_err(|e| e.to_string())?;
@@ -21,7 +21,10 @@ pub fn encode(c: &Canvas) -> Result<Vec<u8>, String> {
 pub fn decode(bytes: &[u8]) -> Result<Canvas, String> {
     let dec = png::Decoder::new(std::io::Cursor::new(bytes));
     let mut r = dec.read_info().map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; r.output_buffer_size()];
+    let size = r
+        .output_buffer_size()
+        .ok_or_else(|| "the image is too large to decode".to_string())?;
+    let mut buf = vec![0u8; size];
     let info = r.next_frame(&mut buf).map_err(|e| e.to_string())?;
     if info.color_type != png::ColorType::Rgb || info.bit_depth != png::BitDepth::Eight {
         return Err(format!(

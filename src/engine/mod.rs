@@ -498,7 +498,7 @@ async fn wait_until_stopped(ctl: &SessionCtl) {
 
 /// A new message id in WhatsApp Web's shape: `3EB0` and 18 hex digits.
 pub fn new_message_id() -> String {
-    use rand::RngCore;
+    use rand::Rng;
     let mut b = [0u8; 9];
     rand::rng().fill_bytes(&mut b);
     format!("3EB0{}", hex::encode_upper(b))

@@ -265,7 +265,7 @@ async fn upload_media(
 /// A poll creation message with a fresh 32-byte secret (voters derive their
 /// vote keys from it).
 fn poll(name: String, options: Vec<String>, selectable: u32) -> wa::Message {
-    use rand::RngCore;
+    use rand::Rng;
     let poll = wa::message::PollCreationMessage {
         name: Some(name),
         options: options

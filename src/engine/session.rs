@@ -16,7 +16,7 @@ use super::reporter::Reporter;
 use super::transport::DiagnosingTransport;
 use super::{Command, Engine, SessionCtl, State, backend::RedbBackend, sender};
 use crate::supervisor::{Criticality, DEFAULT_MAX_SILENCE, HEARTBEAT_INTERVAL};
-use rand::Rng;
+use rand::RngExt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;

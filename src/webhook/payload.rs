@@ -6,7 +6,7 @@
 use super::media::MediaPart;
 use crate::store::{Format, LoggedEvent};
 use bytes::Bytes;
-use rand::RngCore;
+use rand::Rng;
 use serde_json::json;
 
 /// The JSON envelope of the contract.

@@ -17,7 +17,7 @@ use super::retry::{Failure, parse_retry_after};
 use super::sign;
 use crate::store::{DueJob, Outcome, Store, StoreError, Subscription, now_ms};
 use crate::supervisor::{Criticality, DEFAULT_MAX_SILENCE, HEARTBEAT_INTERVAL};
-use rand::Rng;
+use rand::RngExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;

@@ -13,7 +13,7 @@ use super::subscriptions::{SubStats, all_subs, read_stats, to_json, write_stats}
 use crate::event::Event;
 use crate::store::tables::*;
 use crate::store::{Store, StoreError};
-use rand::RngCore;
+use rand::Rng;
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 
 use serde::{Deserialize, Serialize};
