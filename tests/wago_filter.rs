@@ -15,6 +15,8 @@
 mod common;
 #[path = "support/receiver.rs"]
 mod receiver;
+#[path = "support/simgw.rs"]
+mod simgw;
 
 use common::{Gateway, Opts, client, get, post};
 use receiver::Receiver;
@@ -403,4 +405,75 @@ async fn the_form_token_field_is_the_sessions_token_kept_sealed() {
             gw = Gateway::start_with(dir.path(), &opts());
         }
     }
+}
+
+/// Document 000's receiver, step by step: parse the form, parse `jsonData`,
+/// find the customer by `token`, save the uploaded `file`. Here with an
+/// image the simulated phone's contact sends, end to end.
+#[tokio::test]
+async fn a_received_image_reaches_the_form_receiver_with_token_and_file() {
+    let sim = wa_sim::Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = simgw::start(dir.path(), &sim, &[]);
+    let token = "customer-token-1";
+    let r = client()
+        .post(gw.url("/session/init"))
+        .header("Authorization", format!("Bearer {}", gw.admin_token()))
+        .json(&json!({ "Name": "clinic", "Token": token }))
+        .send()
+        .await
+        .expect("init");
+    assert_eq!(r.status(), 201);
+    let rx = Receiver::start().await;
+    let (st, v) = post(
+        &gw,
+        token,
+        "/webhook",
+        json!({ "WebhookURL": rx.url("/wago/webhook"), "Format": "form" }),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    simgw::pair_session(&gw, &sim, token).await;
+    let photo: Vec<u8> = (0..6_000)
+        .map(|i: usize| (i as u8).wrapping_mul(29) ^ 7)
+        .collect();
+    let id = sim
+        .contact(simgw::CONTACT)
+        .send_image(&sim.phone().jid(), &photo, "image/jpeg", Some("x-ray"))
+        .await
+        .expect("send image");
+    let deadline = std::time::Instant::now() + WAIT;
+    let hit = loop {
+        let found = rx
+            .hits()
+            .into_iter()
+            .find(|h| find(&h.body, id.as_bytes()).is_some());
+        if let Some(h) = found {
+            break h;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no form delivery; log:\n{}",
+            gw.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let fields = form_fields(&hit.header("content-type"), &hit.body);
+    let field = |n: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {n} part"))
+    };
+    assert_eq!(
+        field("token"),
+        token.as_bytes(),
+        "the customer is found by its token"
+    );
+    let data: Value = serde_json::from_slice(&field("jsonData")).expect("jsonData is JSON");
+    assert_eq!(data["event"], "message.received");
+    assert_eq!(data["payload"]["id"], id.as_str());
+    assert_eq!(data["payload"]["type"], "image");
+    assert_eq!(field("file"), photo, "the file part is the received image");
 }

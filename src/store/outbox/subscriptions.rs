@@ -83,8 +83,8 @@ pub struct Subscription {
     pub secrets: Vec<SigningSecret>,
     /// Extra request headers the receiver wants (e.g. its own API key).
     pub headers: Vec<(String, String)>,
-    /// The `token` field of `form` deliveries (see README: session tokens are
-    /// stored hashed, so the client sets the value receivers expect).
+    /// The `token` field of `form` deliveries when the client chose one;
+    /// `None`: the session's own token (kept sealed, see `store::seal`).
     pub form_token: Option<String>,
     /// Creation time, Unix ms.
     pub created_at: i64,
