@@ -37,6 +37,9 @@
 //! - [`webhook`]: store-and-forward delivery: one worker per subscription, waiting
 //!   on the store's bell; retries, signing; fetches received media from the engine
 //!   for `form` deliveries (through `webhook::media`, which the engine implements).
+//! - [`wire`]: each dialect's wire shapes and signatures (WAGO-Go's message item, webhook
+//!   body and `X-Wago-Signature`), shared by its routes in `api::dialect` and its webhook
+//!   format, so `webhook` never imports `api`.
 //! - [`display`]: `wago display` / `wago pair`: the pairing screen, a separate process
 //!   speaking HTTP to the gateway.
 //! - [`qr`]: pairing QR codes (modules and PNG), for the API and the pairing screen.
@@ -67,3 +70,4 @@ pub mod server;
 pub mod store;
 pub mod supervisor;
 pub mod webhook;
+pub mod wire;

@@ -51,7 +51,7 @@ pub fn encode(
         // A dialect's own body: the dialect owns its shape.
         Format::WagoGo => Encoded {
             content_type: "application/json".into(),
-            body: Bytes::from(crate::api::dialect::wago_go::wire::webhook_body(ev)),
+            body: Bytes::from(crate::wire::wago_go::webhook_body(ev)),
         },
         Format::Form => {
             let json = json();

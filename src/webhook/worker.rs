@@ -222,11 +222,11 @@ pub async fn attempt(
     let secrets: Vec<&str> = sub.live_secrets(now).map(|s| s.value.as_str()).collect();
     if sub.format == crate::store::Format::WagoGo {
         // WAGO-Go receivers check one hex HMAC keyed with the secret string
-        // as written (see `api::dialect::wago_go::wire`).
+        // as written (see `wire::wago_go`).
         if let Some(current) = secrets.first() {
             headers.push((
                 "x-wago-signature".into(),
-                crate::api::dialect::wago_go::wire::signature(current, &enc.body),
+                crate::wire::wago_go::signature(current, &enc.body),
             ));
         }
     } else if let Some(current) = secrets.first() {

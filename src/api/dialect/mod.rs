@@ -16,14 +16,15 @@
 //!     mod.rs              its routes and how a request is admitted (its 401/403)
 //!     send.rs             request shapes → core sends, answers in its shape
 //!     messages.rs         the message log in its item shape
-//!     wire.rs             its wire shapes: message item, webhook body, signature
+//! wire/wago_go.rs         its wire shapes: message item, webhook body, signature
+//!                         (top level: the webhook format uses them too)
 //! ```
 //!
 //! A later dialect (wuzapi, WAHA, Onebrick, WA Gateway) adds a folder beside
 //! `wago_go/`, a variant of [`Dialect`], its routes in `api/routes.rs` and
 //! `docs/openapi/`, and, if it has one, its webhook format as a variant of
 //! `store::Format` that `webhook::payload` encodes with the dialect's
-//! `wire` module (and `webhook::worker` signs as the dialect says).
+//! module under `crate::wire` (and `webhook::worker` signs as it says).
 //!
 //! **Which dialect a request speaks.** A path only one dialect has (such as
 //! `/send-text`) speaks that dialect. A path several share (`/messages`)

@@ -7,8 +7,8 @@
 use super::super::super::messages::DEFAULT_PAGE;
 use super::super::super::reply::{ApiError, Body, json_response};
 use super::super::super::{App, query};
-use super::wire::{Item, item};
 use crate::store::SessionRecord;
+use crate::wire::wago_go::{Item, item};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 

@@ -4,7 +4,7 @@
 //! `X-Wago-Signature` (the subscription format `wago-go`).
 //!
 //! What it answers: `{"message_id": "…"}` for a send; a JSON array of
-//! [`wire::Item`]s for the log of a session whose dialect is `wago-go`;
+//! [`crate::wire::wago_go::Item`]s for the log of a session whose dialect is `wago-go`;
 //! `401` with `"error": "unauthorized"` for a missing or wrong key; `403`
 //! `"API disabled: set API_KEY"` while the box has no session at all (the
 //! original's "started without `API_KEY`"). Validation errors keep the
@@ -15,7 +15,6 @@
 
 mod messages;
 mod send;
-pub mod wire;
 
 pub use messages::list as messages;
 pub use send::{otp as send_otp, text as send_text};
