@@ -138,8 +138,7 @@ impl Config {
         // The same rule as the API's `Secret`: a secret accepted here signs
         // exactly as a subscription given it over the API would.
         if let Some(s) = &w.global_secret
-            && (!crate::webhook::sign::valid_secret_for(s.expose(), format)
-                || s.expose().len() > 512)
+            && (!crate::wire::sign::valid_secret_for(s.expose(), format) || s.expose().len() > 512)
         {
             return Err(key(
                 "webhook.global_secret",

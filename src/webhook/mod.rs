@@ -15,7 +15,7 @@ pub mod global;
 pub mod media;
 pub mod payload;
 pub mod retry;
-pub mod sign;
+pub use crate::wire::sign;
 pub mod worker;
 
 use crate::store::{Retention, Store, Subscription};
