@@ -41,6 +41,9 @@ pub(super) struct ContextIn {
 
 #[derive(Deserialize)]
 struct SendText {
+    /// What the message is for (see the README's "Responsible messaging").
+    #[serde(rename = "MessagePurpose", alias = "message_purpose", default)]
+    purpose: Option<String>,
     #[serde(rename = "Phone")]
     phone: String,
     #[serde(rename = "Body")]
@@ -69,11 +72,15 @@ pub async fn text(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
         quote,
     };
     let cid = client_id(&headers, r.id)?;
-    accept(app, &session.id, Outgoing::new(&r.phone, payload, cid)).await
+    let out = Outgoing::new(&r.phone, payload, cid).with_purpose(r.purpose);
+    accept(app, &session.id, out).await
 }
 
 #[derive(Deserialize)]
 struct SendLocation {
+    /// What the message is for (see the README's "Responsible messaging").
+    #[serde(rename = "MessagePurpose", alias = "message_purpose", default)]
+    purpose: Option<String>,
     #[serde(rename = "Phone")]
     phone: String,
     #[serde(rename = "Latitude")]
@@ -110,11 +117,15 @@ pub async fn location(app: &App, req: Request<Incoming>) -> Result<Response<Body
         address: r.address,
     };
     let cid = client_id(&headers, r.id)?;
-    accept(app, &session.id, Outgoing::new(&r.phone, payload, cid)).await
+    let out = Outgoing::new(&r.phone, payload, cid).with_purpose(r.purpose);
+    accept(app, &session.id, out).await
 }
 
 #[derive(Deserialize)]
 struct SendContact {
+    /// What the message is for (see the README's "Responsible messaging").
+    #[serde(rename = "MessagePurpose", alias = "message_purpose", default)]
+    purpose: Option<String>,
     #[serde(rename = "Phone")]
     phone: String,
     #[serde(rename = "Name")]
@@ -155,11 +166,15 @@ pub async fn contact(app: &App, req: Request<Incoming>) -> Result<Response<Body>
         vcard: v.to_string(),
     };
     let cid = client_id(&headers, r.id)?;
-    accept(app, &session.id, Outgoing::new(&r.phone, payload, cid)).await
+    let out = Outgoing::new(&r.phone, payload, cid).with_purpose(r.purpose);
+    accept(app, &session.id, out).await
 }
 
 #[derive(Deserialize)]
 struct SendPoll {
+    /// What the message is for (see the README's "Responsible messaging").
+    #[serde(rename = "MessagePurpose", alias = "message_purpose", default)]
+    purpose: Option<String>,
     #[serde(rename = "Phone")]
     phone: String,
     #[serde(rename = "Name", alias = "Header")]
@@ -219,11 +234,14 @@ pub async fn poll(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
         selectable: r.selectable,
     };
     let cid = client_id(&headers, r.id)?;
-    accept(app, &session.id, Outgoing::new(&r.phone, payload, cid)).await
+    let out = Outgoing::new(&r.phone, payload, cid).with_purpose(r.purpose);
+    accept(app, &session.id, out).await
 }
 
 #[derive(Deserialize)]
 struct AliasText {
+    #[serde(default)]
+    message_purpose: Option<String>,
     to: String,
     text: String,
 }
@@ -241,7 +259,7 @@ pub async fn alias_text(app: &App, req: Request<Incoming>) -> Result<Response<Bo
         quote: None,
     };
     let cid = client_id(&headers, None)?;
-    let out = Outgoing::new(&r.to, payload, cid);
+    let out = Outgoing::new(&r.to, payload, cid).with_purpose(r.message_purpose);
     accept_as(app, &session.id, out, "to").await
 }
 
@@ -250,6 +268,8 @@ pub const DEFAULT_OTP_TEMPLATE: &str = "Your verification code is %s";
 
 #[derive(Deserialize)]
 struct AliasOtp {
+    #[serde(default)]
+    message_purpose: Option<String>,
     to: String,
     code: String,
     #[serde(default)]
@@ -285,7 +305,10 @@ pub async fn alias_otp(app: &App, req: Request<Incoming>) -> Result<Response<Bod
         quote: None,
     };
     let cid = client_id(&headers, None)?;
-    accept_as(app, &session.id, Outgoing::new(&r.to, payload, cid), "to").await
+    // A code is a login: `authentication` unless the client says otherwise.
+    let purpose = r.message_purpose.or(Some("authentication".into()));
+    let out = Outgoing::new(&r.to, payload, cid).with_purpose(purpose);
+    accept_as(app, &session.id, out, "to").await
 }
 
 /// Hands a send to the engine and answers with its id and state.
@@ -304,8 +327,14 @@ async fn accept_as(
     out: Outgoing,
     phone_field: &str,
 ) -> Result<Response<Body>, ApiError> {
+    let purpose_field = if phone_field == "Phone" {
+        "MessagePurpose"
+    } else {
+        "message_purpose"
+    };
     let (msg, created) = app.engine.send(session, out).await.map_err(|e| match e {
         crate::engine::EngineError::BadAddress(b) => ApiError::field(phone_field, b.to_string()),
+        crate::engine::EngineError::Refused(r) => super::guard::refusal(r, purpose_field),
         other => super::engine_error(other),
     })?;
     Ok(accepted(&msg, created))

@@ -158,6 +158,7 @@ impl Config {
             }
         }
         self.display.validate()?;
-        self.limits.validate()
+        self.limits.validate()?;
+        self.guard.validate()
     }
 }

@@ -51,7 +51,7 @@ pub fn hash_token(token: &str) -> [u8; 32] {
 const ADMIN_HASH_KEY: &str = "admin_token_sha256";
 const DISPLAY_HASH_KEY: &str = "display_token_sha256";
 
-fn decode(bytes: &[u8]) -> Result<SessionRecord, StoreError> {
+pub(in crate::store) fn decode(bytes: &[u8]) -> Result<SessionRecord, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         table: "session_record",
         reason: e.to_string(),

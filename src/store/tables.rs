@@ -175,3 +175,16 @@ pub const PENDING_JOB: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new
 /// (subscription id, event seq) → JSON `JobRecord`: jobs that gave up, kept until
 /// replayed or discarded.
 pub const DEAD_JOB: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("dead_job");
+
+// ---- Responsible messaging (store::guard) ---------------------------------
+
+/// Session id → JSON `Usage`: the session's sends this local day and month.
+pub const GUARD_USAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("guard_usage");
+
+/// session ‖ 0 ‖ message id → JSON decision the guard took on that accepted
+/// send (its purpose and the counters it used), written with the message.
+pub const SEND_DECISION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("send_decision");
+
+/// session ‖ 0 ‖ phone digits → JSON `Suppression`: recipients who opted out
+/// or whom the operator blocked.
+pub const SUPPRESSED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("suppressed");
