@@ -69,7 +69,8 @@ async fn message_count(gw: &Gateway, token: &str) -> usize {
 async fn send_message_answers_the_seeds_error_table() {
     let dir = tempfile::tempdir().expect("tempdir");
     let opts = Opts::default()
-        .env("WAGO_GUARD_RECIPIENT_PER_MINUTE", "60")
+        // One token every 5 s: the 50-send burst below takes far less.
+        .env("WAGO_GUARD_RECIPIENT_PER_MINUTE", "12")
         .env("WAGO_GUARD_RECIPIENT_BURST", "3");
     let gw = Gateway::start_with(dir.path(), &opts);
     let (id, key) = create_session(&gw, &gw.admin_token(), "till").await;
@@ -187,21 +188,29 @@ async fn send_message_answers_the_seeds_error_table() {
     assert_eq!(r.status(), 200);
     expect_queued(send_message(&gw, &key, msg("till", "15550000002", Some("support"))).await).await;
 
-    // Speed: three at once to one recipient, then Retry-After, honoured.
-    for _ in 0..3 {
-        expect_queued(send_message(&gw, &key, msg("till", "15550000003", Some("support"))).await)
-            .await;
+    // Speed: a burst of 50 to one recipient: the configured 3 go through,
+    // the other 47 are throttled with a Retry-After.
+    let (mut through, mut throttled, mut retry) = (0, 0, 0u64);
+    for _ in 0..50 {
+        let r = send_message(&gw, &key, msg("till", "15550000003", Some("support"))).await;
+        if r.status() == 200 {
+            through += 1;
+            expect_queued(r).await;
+            continue;
+        }
+        retry = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("Retry-After");
+        let v = expect_block(r, 429, "sending_throttled").await;
+        assert_eq!(v["details"]["retry_after"], retry, "{v}");
+        assert_eq!(v["details"]["scope"], "recipient", "{v}");
+        throttled += 1;
     }
-    let r = send_message(&gw, &key, msg("till", "15550000003", Some("support"))).await;
-    let retry: u64 = r
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .expect("Retry-After");
-    let v = expect_block(r, 429, "sending_throttled").await;
-    assert_eq!(v["details"]["retry_after"], retry, "{v}");
-    assert_eq!(v["details"]["scope"], "recipient", "{v}");
+    assert_eq!((through, throttled), (3, 47));
+    assert!((1..=5).contains(&retry), "one token every 5 s: {retry}");
     // Another recipient is not held up.
     expect_queued(send_message(&gw, &key, msg("till", "15550000004", Some("support"))).await).await;
     tokio::time::sleep(Duration::from_secs(retry)).await;
@@ -309,4 +318,125 @@ async fn a_custom_daily_limit_survives_a_restart_and_resets_at_local_midnight() 
         (Some(4), Some(4)),
         "{v}"
     );
+}
+
+/// Waits until the receiver got an event named `name`; returns its envelope.
+async fn hook_event(rx: &receiver::Receiver, name: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = rx
+            .hits()
+            .iter()
+            .map(|h| h.json())
+            .find(|v| v["event"] == name)
+        {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "no {name} webhook");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls the suppression list until `pred` holds.
+async fn wait_list(gw: &Gateway, token: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let v = simgw::wait_for(
+        gw,
+        token,
+        "/suppressed-recipients",
+        Duration::from_secs(20),
+        |_, v| v["data"].as_array().is_some_and(|l| pred(l)),
+    )
+    .await;
+    v["data"].as_array().cloned().unwrap_or_default()
+}
+
+fn text(phone: &str, body: &str) -> Value {
+    json!({ "Phone": phone, "Body": body, "MessagePurpose": "support" })
+}
+
+#[tokio::test]
+async fn stop_suppresses_the_contact_across_kill_9_and_start_lifts_it() {
+    let rx = receiver::Receiver::start().await;
+    let hook = rx.url("/all");
+    let extra = [
+        ("WAGO_WEBHOOK_URL", hook.as_str()),
+        ("WAGO_WEBHOOK_RETRY_FIRST_MS", "100"),
+    ];
+    let (sim, dir, gw, token) = simgw::paired(&extra).await;
+    let me = sim.phone().jid();
+    let contact = sim.contact(simgw::CONTACT);
+
+    contact.send_text(&me, " Stop! ").await.expect("STOP");
+    let ev = hook_event(&rx, "recipient.opted_out").await;
+    let p = &ev["payload"];
+    assert_eq!(p["from"], format!("+{}", simgw::CONTACT), "{ev}");
+    assert_eq!(p["reason"], "recipient_requested_stop", "{ev}");
+    assert_eq!(p["message_text"], " Stop! ", "{ev}");
+    let list = wait_list(&gw, &token, |l| !l.is_empty()).await;
+    assert_eq!(list[0]["phone"], simgw::CONTACT);
+    assert_eq!(list[0]["source"], "keyword");
+
+    // The opt-out was committed with the message, before the ack: a kill -9
+    // right after it loses nothing.
+    gw.kill9();
+    let gw = simgw::start(dir.path(), &sim, &extra);
+    simgw::wait_connected(&gw, &token, Duration::from_secs(30)).await;
+    let (s, v) = common::post(&gw, &token, "/send/text", text(simgw::CONTACT, "refused")).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (403, Some("recipient_suppressed")),
+        "{v}"
+    );
+    assert_eq!(v["details"]["action"], "block", "{v}");
+    // An essential purpose still goes through; the refused text never does
+    // (one queue per session, in order: it would have arrived first).
+    let code = json!({ "to": simgw::CONTACT, "code": "123456" });
+    let (s, v) = common::post(&gw, &token, "/send-otp", code).await;
+    assert_eq!(s, 200, "{v}");
+    let arrived = |body: &'static str| {
+        let contact = contact.clone();
+        async move {
+            contact
+                .received()
+                .await
+                .iter()
+                .any(|m| m.body.contains(body))
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !arrived("123456").await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the code never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !arrived("refused").await,
+        "a suppressed contact got a message"
+    );
+
+    // START lifts it.
+    contact.send_text(&me, "START").await.expect("START");
+    wait_list(&gw, &token, |l| l.is_empty()).await;
+    let (s, v) = common::post(
+        &gw,
+        &token,
+        "/send/text",
+        text(simgw::CONTACT, "welcome back"),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !arrived("welcome back").await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the message never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // And a restart keeps it lifted.
+    assert!(simgw::stop(gw).await, "clean stop");
+    let gw = simgw::start(dir.path(), &sim, &extra);
+    assert!(wait_list(&gw, &token, |_| true).await.is_empty());
 }
