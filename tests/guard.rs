@@ -238,6 +238,17 @@ async fn send_message_answers_the_seeds_error_table() {
         "only accepted sends are stored"
     );
     assert_eq!(usage["data"]["plan"], "growth", "{usage}");
+
+    // The key of a deleted session is revoked, not unknown.
+    let r = client()
+        .delete(gw.url(&format!("/admin/sessions/{id}")))
+        .header("Authorization", format!("Bearer {}", gw.admin_token()))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 200);
+    let r = send_message(&gw, &key, msg("till", "15550000001", Some("support"))).await;
+    expect_error(r, 401, "revoked_api_key").await;
 }
 
 /// 2026-05-08T16:00:00Z: 23:00 in +07:00.

@@ -6,7 +6,8 @@
 //! `media_type`, `mime_type`, `file_name` and `media` (base64, a data URL or
 //! an http(s) URL; `message` is then the caption). Answers the seed's flat
 //! shape `{"success": true, "status": "queued"|"sent", "message_id",
-//! "log_id"}` and its error codes: `invalid_api_key` 401, `invalid_instance`
+//! "log_id"}` and its error codes: `invalid_api_key` and `revoked_api_key`
+//! (the key of a deleted session) 401, `invalid_instance`
 //! 404, `message_purpose_required` / `message_purpose_not_allowed` 422 and
 //! the guard's other refusals (see `api::guard`). The purpose is required
 //! here whatever `guard.require_purpose` says.
@@ -58,7 +59,21 @@ pub async fn send(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
     }
     let session = match auth::session(app, &headers).await {
         Ok(s) => s,
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => return Err(invalid_key()),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            let revoked = match auth::presented(&headers) {
+                Some(key) => app.store.token_revoked(key).await?,
+                None => false,
+            };
+            return Err(if revoked {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "revoked_api_key",
+                    "This API key has been revoked.",
+                )
+            } else {
+                invalid_key()
+            });
+        }
         Err(e) => return Err(e),
     };
     let r: SendMessage = body::json(app, req, Empty::Refuse).await?;

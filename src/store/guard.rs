@@ -155,6 +155,20 @@ pub(in crate::store) fn apply_opt(
     }
 }
 
+/// Deletes a session's counters and suppression list inside `tx`.
+pub(in crate::store) fn delete_session_rows_in(
+    tx: &WriteTransaction,
+    session: &str,
+) -> Result<(), StoreError> {
+    tx.open_table(GUARD_USAGE)?.remove(session)?;
+    let start = suppression_key(session, "");
+    let mut end = start.clone();
+    end.push(0xff);
+    tx.open_table(SUPPRESSED)?
+        .retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
+    Ok(())
+}
+
 impl Store {
     /// The session's fair-use counters as stored.
     pub async fn usage(&self, session: &str) -> Result<Usage, StoreError> {

@@ -76,11 +76,13 @@ fn step_6_received_media(tx: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Step 7: responsible messaging: fair-use counters, send decisions, the suppression list.
+/// Step 7: responsible messaging: fair-use counters, send decisions, the
+/// suppression list, revoked token hashes.
 fn step_7_guard(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(GUARD_USAGE)?;
     tx.open_table(SEND_DECISION)?;
     tx.open_table(SUPPRESSED)?;
+    tx.open_table(REVOKED_TOKENHASH)?;
     Ok(())
 }
 

@@ -188,3 +188,8 @@ pub const SEND_DECISION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s
 /// session ‖ 0 ‖ phone digits → JSON `Suppression`: recipients who opted out
 /// or whom the operator blocked.
 pub const SUPPRESSED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("suppressed");
+
+/// SHA-256 of a deleted session's token → when it was revoked (Unix ms), so
+/// `/api/send-message` can tell a revoked key from one it never knew.
+pub const REVOKED_TOKENHASH: TableDefinition<&[u8], i64> =
+    TableDefinition::new("revoked_tokenhash");
