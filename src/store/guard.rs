@@ -9,7 +9,7 @@
 //! What a decision is, is the guard's business (`crate::guard`): this file
 //! only stores it.
 
-use super::tables::{GUARD_USAGE, SESSION_RECORD, SUPPRESSED};
+use super::tables::{META, SESSION_RECORD, SUPPRESSED};
 use super::{Store, StoreError};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -83,6 +83,48 @@ pub(in crate::store) fn suppression_key(session: &str, phone: &str) -> Vec<u8> {
     k
 }
 
+/// Bits of a packed counter row that hold the count (the period number is above).
+const COUNT_BITS: u32 = 40;
+
+/// The `meta` keys of a session's daily and monthly counters. They live in
+/// `meta` (`period << 40 | count`), which every accepted send writes anyway
+/// (the message sequence number), so counting costs no extra table per commit.
+fn usage_keys(session: &str) -> (String, String) {
+    (
+        format!("guard_day\0{session}"),
+        format!("guard_month\0{session}"),
+    )
+}
+
+fn unpack(v: u64) -> (i64, u64) {
+    ((v >> COUNT_BITS) as i64, v & ((1 << COUNT_BITS) - 1))
+}
+
+fn pack(period: i64, count: u64) -> u64 {
+    ((period.max(0) as u64) << COUNT_BITS) | count.min((1 << COUNT_BITS) - 1)
+}
+
+fn read_usage(
+    meta: &impl ReadableTable<&'static str, u64>,
+    session: &str,
+) -> Result<Usage, StoreError> {
+    let (dk, mk) = usage_keys(session);
+    let (day, day_used) = meta
+        .get(dk.as_str())?
+        .map(|v| unpack(v.value()))
+        .unwrap_or((0, 0));
+    let (month, month_used) = meta
+        .get(mk.as_str())?
+        .map(|v| unpack(v.value()))
+        .unwrap_or((0, 0));
+    Ok(Usage {
+        day,
+        day_used,
+        month,
+        month_used,
+    })
+}
+
 fn decode<T: for<'de> Deserialize<'de>>(table: &'static str, b: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(b).map_err(|e| StoreError::Corrupt {
         table,
@@ -104,10 +146,7 @@ pub(in crate::store) fn facts(
         Some(v) => super::sessions::decode(v.value())?.name,
         None => String::new(),
     };
-    let usage = match tx.open_table(GUARD_USAGE)?.get(session)? {
-        Some(v) => decode("guard_usage", v.value())?,
-        None => Usage::default(),
-    };
+    let usage = read_usage(&tx.open_table(META)?, session)?;
     let suppressed = match tx
         .open_table(SUPPRESSED)?
         .get(suppression_key(session, phone).as_slice())?
@@ -127,8 +166,10 @@ pub(in crate::store) fn put_usage(
     session: &str,
     usage: &Usage,
 ) -> Result<(), StoreError> {
-    tx.open_table(GUARD_USAGE)?
-        .insert(session, encode(usage)?.as_slice())?;
+    let (dk, mk) = usage_keys(session);
+    let mut meta = tx.open_table(META)?;
+    meta.insert(dk.as_str(), pack(usage.day, usage.day_used))?;
+    meta.insert(mk.as_str(), pack(usage.month, usage.month_used))?;
     Ok(())
 }
 
@@ -160,7 +201,10 @@ pub(in crate::store) fn delete_session_rows_in(
     tx: &WriteTransaction,
     session: &str,
 ) -> Result<(), StoreError> {
-    tx.open_table(GUARD_USAGE)?.remove(session)?;
+    let (dk, mk) = usage_keys(session);
+    let mut meta = tx.open_table(META)?;
+    meta.remove(dk.as_str())?;
+    meta.remove(mk.as_str())?;
     let start = suppression_key(session, "");
     let mut end = start.clone();
     end.push(0xff);
@@ -175,11 +219,7 @@ impl Store {
         let session = session.to_string();
         self.run(move |db| {
             let tx = db.begin_read()?;
-            let t = tx.open_table(GUARD_USAGE)?;
-            match t.get(session.as_str())? {
-                Some(v) => decode("guard_usage", v.value()),
-                None => Ok(Usage::default()),
-            }
+            read_usage(&tx.open_table(META)?, &session)
         })
         .await
     }
@@ -248,6 +288,13 @@ mod tests {
             source: "api".into(),
             at: 1,
             message_text: None,
+        }
+    }
+
+    #[test]
+    fn counters_pack_and_unpack() {
+        for (period, count) in [(0, 0), (20_581, 3), (24_316, 31_000_000)] {
+            assert_eq!(unpack(pack(period, count)), (period, count));
         }
     }
 

@@ -76,10 +76,9 @@ fn step_6_received_media(tx: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Step 7: responsible messaging: fair-use counters, send decisions, the
-/// suppression list, revoked token hashes.
+/// Step 7: responsible messaging: send decisions, the suppression list,
+/// revoked token hashes (the fair-use counters are `meta` rows).
 fn step_7_guard(tx: &WriteTransaction) -> Result<(), StoreError> {
-    tx.open_table(GUARD_USAGE)?;
     tx.open_table(SEND_DECISION)?;
     tx.open_table(SUPPRESSED)?;
     tx.open_table(REVOKED_TOKENHASH)?;

@@ -7,7 +7,8 @@
 
 use redb::TableDefinition;
 
-/// `"schema_version"` → the last upgrade step applied. Other keys: small settings.
+/// `"schema_version"` → the last upgrade step applied. Other keys: small
+/// settings and counters (`msg_seq`, the guard's `guard_day\0…` / `guard_month\0…`).
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Setting name → bytes (`"admin_token_sha256"` → 32-byte SHA-256 of the admin token).
@@ -178,8 +179,8 @@ pub const DEAD_JOB: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("d
 
 // ---- Responsible messaging (store::guard) ---------------------------------
 
-/// Session id → JSON `Usage`: the session's sends this local day and month.
-pub const GUARD_USAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("guard_usage");
+// A session's fair-use counters are `meta` rows: `guard_day\0<session>` and
+// `guard_month\0<session>` → `period << 40 | count` (see `store::guard`).
 
 /// session ‖ 0 ‖ message id → JSON decision the guard took on that accepted
 /// send (its purpose and the counters it used), written with the message.
