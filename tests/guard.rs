@@ -239,6 +239,22 @@ async fn send_message_answers_the_seeds_error_table() {
     );
     assert_eq!(usage["data"]["plan"], "growth", "{usage}");
 
+    // Every refusal is in the policy log, durably, with its details.
+    let (s, log) = common::get(&gw, &key, "/policy-log?limit=1000").await;
+    assert_eq!(s, 200, "{log}");
+    let log = log["data"].as_array().expect("entries").clone();
+    let count = |code: &str| log.iter().filter(|e| e["error"] == code).count();
+    assert_eq!(count("message_purpose_required"), 1, "{log:?}");
+    assert_eq!(count("message_purpose_not_allowed"), 2, "{log:?}");
+    assert_eq!(count("recipient_suppressed"), 1, "{log:?}");
+    assert_eq!(count("sending_throttled"), 47);
+    let suppressed = log
+        .iter()
+        .find(|e| e["error"] == "recipient_suppressed")
+        .expect("entry");
+    assert_eq!(suppressed["recipient"], "15550000002", "{suppressed}");
+    assert_eq!(suppressed["details"]["action"], "block", "{suppressed}");
+
     // The key of a deleted session is revoked, not unknown.
     let r = client()
         .delete(gw.url(&format!("/admin/sessions/{id}")))

@@ -126,3 +126,32 @@ pub async fn remove(
         json!({ "phone": phone, "removed": true }),
     ))
 }
+
+/// `GET /policy-log?after=&limit=`: the session's refused sends, oldest
+/// first (the newest 1,000 are kept), each with its `seq`, time, code,
+/// recipient, kind, purpose and details.
+pub async fn policy_log(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let session = auth::session(app, req.headers()).await?;
+    let q = req.uri().query().unwrap_or("");
+    let mut after = 0u64;
+    let mut limit = 100usize;
+    for (k, v) in q.split('&').filter_map(|kv| kv.split_once('=')) {
+        match k {
+            "after" => {
+                after = v
+                    .parse()
+                    .map_err(|_| ApiError::field("after", "must be a whole number"))?
+            }
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| ApiError::field("limit", "must be 1 to 1000"))?
+            }
+            _ => {}
+        }
+    }
+    let entries = app.store.policy_log(&session.id, after, limit).await?;
+    Ok(ok(StatusCode::OK, entries))
+}

@@ -214,6 +214,7 @@ pub const ROUTES: &[Route] = &[
     r!("GET", "/metrics", |a, q| webhook_status::metrics(a, q)),
     r!("POST", "/api/send-message", |a, q| send_message::send(a, q)),
     r!("GET", "/usage", |a, q| guard::usage(a, q)),
+    r!("GET", "/policy-log", |a, q| guard::policy_log(a, q)),
     r!("GET", "/suppressed-recipients", |a, q| guard::list(a, q)),
     r!("POST", "/suppressed-recipients", |a, q| guard::add(a, q)),
     r!("DELETE", "/suppressed-recipients/{phone}", |a, q, p| {

@@ -370,16 +370,23 @@ impl Engine {
                 purpose_required: out.purpose_required,
             };
             let recipient = req.recipient.clone();
-            let decided = self
-                .inner
-                .store
+            let logged = serde_json::json!({
+                "recipient": req.recipient,
+                "kind": req.kind,
+                "purpose": req.purpose,
+            });
+            let (store, decider) = (self.inner.store.clone(), guard.clone());
+            let decided = store
                 .enqueue_guarded(session, rec, out.media, recipient, move |facts| {
-                    guard.decide(&req, facts)
+                    decider.decide(&req, facts)
                 })
                 .await?;
             match decided {
                 Guarded::Queued { record, created } => (*record, created),
-                Guarded::Refused(r) => return Err(EngineError::Refused(r)),
+                Guarded::Refused(r) => {
+                    self.log_refusal(session, &r, logged, guard.now_ms()).await;
+                    return Err(EngineError::Refused(r));
+                }
             }
         } else {
             self.inner
@@ -394,6 +401,23 @@ impl Engine {
             }
         }
         Ok((rec, created))
+    }
+
+    /// Records a refusal in the session's policy log (best effort: a send
+    /// refused is refused even when the log cannot be written).
+    async fn log_refusal(
+        &self,
+        session: &str,
+        r: &crate::guard::Refusal,
+        mut entry: serde_json::Value,
+        at: i64,
+    ) {
+        entry["at"] = at.into();
+        entry["error"] = r.code().into();
+        entry["details"] = r.details();
+        if let Err(e) = self.inner.store.log_refusal(session, entry).await {
+            tracing::warn!(error = %e, "the policy log could not be written");
+        }
     }
 
     /// The responsible-messaging guard sends pass.

@@ -9,7 +9,7 @@
 //! What a decision is, is the guard's business (`crate::guard`): this file
 //! only stores it.
 
-use super::tables::{META, SESSION_RECORD, SUPPRESSED};
+use super::tables::{META, POLICY_LOG, SESSION_RECORD, SUPPRESSED};
 use super::{Store, StoreError};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -210,10 +210,80 @@ pub(in crate::store) fn delete_session_rows_in(
     end.push(0xff);
     tx.open_table(SUPPRESSED)?
         .retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
+    tx.open_table(POLICY_LOG)?
+        .retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
     Ok(())
 }
 
+/// Refusals kept per session in the policy log (older ones are dropped).
+pub const MAX_POLICY_LOG: u64 = 1000;
+
+fn policy_key(session: &str, seq: u64) -> Vec<u8> {
+    let mut k = suppression_key(session, "");
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
 impl Store {
+    /// Appends a refusal to the session's policy log, dropping the entry
+    /// [`MAX_POLICY_LOG`] older. One small commit per refusal: the API's
+    /// request rates per token bound how many a flood can cause.
+    pub async fn log_refusal(
+        &self,
+        session: &str,
+        entry: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let session = session.to_string();
+        self.run(move |db| {
+            let tx = db.begin_write()?;
+            {
+                let seq_key = format!("policy_seq\0{session}");
+                let mut meta = tx.open_table(META)?;
+                let seq = meta.get(seq_key.as_str())?.map(|v| v.value()).unwrap_or(0) + 1;
+                meta.insert(seq_key.as_str(), seq)?;
+                let mut log = tx.open_table(POLICY_LOG)?;
+                let mut entry = entry;
+                entry["seq"] = seq.into();
+                log.insert(
+                    policy_key(&session, seq).as_slice(),
+                    encode(&entry)?.as_slice(),
+                )?;
+                if seq > MAX_POLICY_LOG {
+                    log.remove(policy_key(&session, seq - MAX_POLICY_LOG).as_slice())?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The session's policy log after `after` (a `seq`), oldest first.
+    pub async fn policy_log(
+        &self,
+        session: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let session = session.to_string();
+        self.run(move |db| {
+            let tx = db.begin_read()?;
+            let t = tx.open_table(POLICY_LOG)?;
+            let start = policy_key(&session, after.saturating_add(1));
+            let end = policy_key(&session, u64::MAX);
+            let mut out = Vec::new();
+            for row in t.range(start.as_slice()..=end.as_slice())? {
+                if out.len() >= limit {
+                    break;
+                }
+                let (_, v) = row?;
+                out.push(decode("policy_log", v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// The session's fair-use counters as stored.
     pub async fn usage(&self, session: &str) -> Result<Usage, StoreError> {
         let session = session.to_string();
@@ -315,6 +385,14 @@ mod tests {
         let phones: Vec<&str> = list.iter().map(|s| s.phone.as_str()).collect();
         assert_eq!(phones, ["155", "156"]);
         assert!(store.suppressed("t").await.expect("list").is_empty());
+        for i in 0..3 {
+            let e = serde_json::json!({ "error": format!("e{i}") });
+            store.log_refusal("s", e).await.expect("log");
+        }
+        let log = store.policy_log("s", 1, 10).await.expect("log");
+        let codes: Vec<&str> = log.iter().filter_map(|e| e["error"].as_str()).collect();
+        assert_eq!(codes, ["e1", "e2"], "after seq 1, oldest first");
+        assert!(store.policy_log("t", 0, 10).await.expect("log").is_empty());
         assert_eq!(store.usage("s").await.expect("usage"), Usage::default());
     }
 }

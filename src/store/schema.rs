@@ -77,11 +77,12 @@ fn step_6_received_media(tx: &WriteTransaction) -> Result<(), StoreError> {
 }
 
 /// Step 7: responsible messaging: send decisions, the suppression list,
-/// revoked token hashes (the fair-use counters are `meta` rows).
+/// revoked token hashes, the policy log (the fair-use counters are `meta` rows).
 fn step_7_guard(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(SEND_DECISION)?;
     tx.open_table(SUPPRESSED)?;
     tx.open_table(REVOKED_TOKENHASH)?;
+    tx.open_table(POLICY_LOG)?;
     Ok(())
 }
 

@@ -194,3 +194,7 @@ pub const SUPPRESSED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("supp
 /// `/api/send-message` can tell a revoked key from one it never knew.
 pub const REVOKED_TOKENHASH: TableDefinition<&[u8], i64> =
     TableDefinition::new("revoked_tokenhash");
+
+/// session ‖ 0 ‖ per-session seq (u64 BE) → JSON refusal: the policy log,
+/// the newest `guard::MAX_POLICY_LOG` refusals of each session.
+pub const POLICY_LOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("policy_log");
