@@ -239,6 +239,22 @@ async fn send_message_answers_the_seeds_error_table() {
     );
     assert_eq!(usage["data"]["plan"], "growth", "{usage}");
 
+    // A risky text: marketing language and a shortened link.
+    let mut risky = msg("till", "15550000006", Some("support"));
+    risky["message"] = "Diskon 50%! Beli sekarang: https://bit.ly/x".into();
+    let v = expect_block(
+        send_message(&gw, &key, risky).await,
+        403,
+        "policy_violation",
+    )
+    .await;
+    assert_eq!(v["details"]["risk_score"], 80, "{v}");
+    assert_eq!(
+        v["details"]["signals"],
+        json!(["marketing_language", "shortened_link"]),
+        "{v}"
+    );
+
     // Every refusal is in the policy log, durably, with its details.
     let (s, log) = common::get(&gw, &key, "/policy-log?limit=1000").await;
     assert_eq!(s, 200, "{log}");
@@ -248,6 +264,7 @@ async fn send_message_answers_the_seeds_error_table() {
     assert_eq!(count("message_purpose_not_allowed"), 2, "{log:?}");
     assert_eq!(count("recipient_suppressed"), 1, "{log:?}");
     assert_eq!(count("sending_throttled"), 47);
+    assert_eq!(count("policy_violation"), 1);
     let suppressed = log
         .iter()
         .find(|e| e["error"] == "recipient_suppressed")

@@ -24,7 +24,7 @@ pub(super) fn refusal(r: Refusal, purpose_field: &str) -> ApiError {
         Refusal::PurposeRequired | Refusal::PurposeNotAllowed { .. } => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        Refusal::Suppressed { .. } => StatusCode::FORBIDDEN,
+        Refusal::Suppressed { .. } | Refusal::PolicyViolation { .. } => StatusCode::FORBIDDEN,
         _ => StatusCode::TOO_MANY_REQUESTS,
     };
     let mut details = r.details();

@@ -30,6 +30,9 @@ pub const PLANS: &[(&str, u64, u64)] = &[
     ("growth", 500, 10_000),
     ("scale", 1_500, 30_000),
 ];
+/// Default risk score at which a send is refused (`policy_violation`):
+/// two signals (see `guard::policy`), never one alone.
+pub const DEFAULT_POLICY_THRESHOLD: u32 = 80;
 /// Most keywords in one list.
 pub const MAX_KEYWORDS: usize = 100;
 
@@ -50,6 +53,11 @@ pub(super) const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("WAGO_GUARD_DAILY_LIMIT", "guard.daily_limit", Kind::Int),
     ("WAGO_GUARD_MONTHLY_LIMIT", "guard.monthly_limit", Kind::Int),
     ("WAGO_GUARD_UTC_OFFSET", "guard.utc_offset", Kind::Str),
+    (
+        "WAGO_GUARD_POLICY_THRESHOLD",
+        "guard.policy_threshold",
+        Kind::Int,
+    ),
     (
         "WAGO_GUARD_SESSION_PER_MINUTE",
         "guard.session_per_minute",
@@ -98,6 +106,8 @@ pub struct GuardConfig {
     pub recipient_per_minute: u32,
     /// Sends to one recipient at once.
     pub recipient_burst: u32,
+    /// Risk score at which a send is refused (0: no policy check).
+    pub policy_threshold: u32,
     /// Whole-message keywords that put the sender on the suppression list.
     pub opt_out_keywords: Vec<String>,
     /// Whole-message keywords that take the sender off it.
@@ -136,6 +146,7 @@ impl Default for GuardConfig {
             session_burst: DEFAULT_SESSION_BURST,
             recipient_per_minute: DEFAULT_RECIPIENT_PER_MINUTE,
             recipient_burst: DEFAULT_RECIPIENT_BURST,
+            policy_threshold: DEFAULT_POLICY_THRESHOLD,
             opt_out_keywords: own(crate::guard::keywords::DEFAULT_OPT_OUT),
             opt_in_keywords: own(crate::guard::keywords::DEFAULT_OPT_IN),
             sessions: BTreeMap::new(),
@@ -186,6 +197,9 @@ impl GuardConfig {
             if v > 6000 {
                 return Err(err(k, "must be between 0 (unlimited) and 6000"));
             }
+        }
+        if self.policy_threshold > 1000 {
+            return Err(err("policy_threshold", "must be between 0 (off) and 1000"));
         }
         for (k, v) in [
             ("session_burst", self.session_burst),

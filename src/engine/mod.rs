@@ -368,6 +368,7 @@ impl Engine {
                 kind: rec.kind.clone(),
                 purpose: out.purpose,
                 purpose_required: out.purpose_required,
+                text: rec.body.clone(),
             };
             let recipient = req.recipient.clone();
             let logged = serde_json::json!({

@@ -11,7 +11,8 @@
 //! It refuses purposes the box does not carry (marketing and the like),
 //! sends past the session's daily or monthly fair-use limit, sends faster
 //! than the session's or the recipient's speed, and sends to recipients who
-//! opted out (except essential purposes such as login codes). The decision
+//! opted out (except essential purposes such as login codes), and sends
+//! whose risk score ([`policy`]) reaches the threshold. The decision
 //! runs inside the store's accepting transaction, so counters can neither
 //! be lost nor counted twice. Opt-out keywords in inbound messages are
 //! recognised here ([`keywords`]) and committed by the engine's inbound hook.
@@ -21,6 +22,7 @@
 
 pub mod keywords;
 pub mod period;
+pub mod policy;
 pub mod purpose;
 pub mod throttle;
 
@@ -47,6 +49,8 @@ pub struct SendRequest {
     pub purpose: Option<String>,
     /// The route requires one (no default applies).
     pub purpose_required: bool,
+    /// The text, caption or name it shows (for the risk score).
+    pub text: Option<String>,
 }
 
 /// Why a send was refused. Each one has a stable code (the seed's).
@@ -81,6 +85,13 @@ pub enum Refusal {
         /// Sends counted this month.
         used: u64,
     },
+    /// The risk score reached `guard.policy_threshold`.
+    PolicyViolation {
+        /// The score.
+        risk_score: u32,
+        /// The signals that raised it.
+        signals: Vec<&'static str>,
+    },
     /// Faster than the session's or the recipient's speed.
     Throttled {
         /// Which speed.
@@ -99,6 +110,7 @@ impl Refusal {
             Refusal::Suppressed { .. } => "recipient_suppressed",
             Refusal::DailyLimit { .. } => "daily_message_limit_exceeded",
             Refusal::MonthlyLimit { .. } => "monthly_message_limit_exceeded",
+            Refusal::PolicyViolation { .. } => "policy_violation",
             Refusal::Throttled { .. } => "sending_throttled",
         }
     }
@@ -120,6 +132,9 @@ impl Refusal {
             }
             Refusal::MonthlyLimit { .. } => {
                 "Your monthly fair-use message limit has been reached. Please contact support for a reviewed higher limit."
+            }
+            Refusal::PolicyViolation { .. } => {
+                "This message appears to violate responsible messaging rules. Bulk marketing, spam, and cold outreach are not allowed."
             }
             Refusal::Throttled { .. } => {
                 "Sending speed has been temporarily limited to protect gateway reliability and prevent bulk messaging."
@@ -145,6 +160,10 @@ impl Refusal {
             Refusal::MonthlyLimit { limit, used } => {
                 json!({ "limit": limit, "used": used, "period": "month" })
             }
+            Refusal::PolicyViolation {
+                risk_score,
+                signals,
+            } => json!({ "risk_score": risk_score, "signals": signals }),
             Refusal::Throttled { scope, retry_after } => json!({
                 "scope": match scope { Scope::Session => "session", Scope::Recipient => "recipient" },
                 "retry_after": retry_after,
@@ -196,6 +215,7 @@ struct Inner {
     keywords: Keywords,
     clock: Clock,
     throttle: Mutex<Throttle>,
+    recent: Mutex<policy::Recent>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -227,6 +247,7 @@ impl Guard {
                 cfg: cfg.clone(),
                 clock,
                 throttle: Mutex::new(Throttle::default()),
+                recent: Mutex::new(policy::Recent::default()),
             }),
         }
     }
@@ -339,6 +360,26 @@ impl Guard {
                     used: usage.month_used,
                 });
             }
+            let text = req.text.as_deref().filter(|t| !t.trim().is_empty());
+            let mut recent = match self.inner.recent.lock() {
+                Ok(r) => r,
+                Err(p) => p.into_inner(),
+            };
+            if let Some(text) = text
+                && c.policy_threshold > 0
+            {
+                let (mut risk_score, mut signals) = policy::signals(text);
+                if recent.is_repeated(&req.session, text, &req.recipient, now) {
+                    risk_score += policy::SAME_TEXT_WEIGHT;
+                    signals.push("same_text_to_many");
+                }
+                if risk_score >= c.policy_threshold {
+                    return Err(Refusal::PolicyViolation {
+                        risk_score,
+                        signals,
+                    });
+                }
+            }
             let per_session = Rate {
                 per_minute: c.session_per_minute,
                 burst: c.session_burst,
@@ -360,6 +401,9 @@ impl Guard {
                     now,
                 )
                 .map_err(|(scope, retry_after)| Refusal::Throttled { scope, retry_after })?;
+            if let Some(text) = text {
+                recent.record(&req.session, text, &req.recipient, now);
+            }
             usage.day_used += 1;
             usage.month_used += 1;
         }

@@ -22,6 +22,7 @@ fn req(purpose: Option<&str>, to: &str) -> SendRequest {
         kind: "text".into(),
         purpose: purpose.map(str::to_string),
         purpose_required: false,
+        text: None,
     }
 }
 
@@ -192,4 +193,36 @@ fn recipient_keys_drop_device_and_server() {
     assert_eq!(recipient_key("155512@s.whatsapp.net"), "155512");
     assert_eq!(recipient_key("155512:3@s.whatsapp.net"), "155512");
     assert_eq!(recipient_key("1203630@g.us"), "1203630");
+}
+
+#[test]
+fn a_risky_text_is_a_policy_violation() {
+    let (g, _) = guard(GuardConfig::default());
+    let f = facts(Usage::default(), false);
+    let mut r = req(Some("support"), "a");
+    r.text = Some("Diskon 50%! https://bit.ly/x".into());
+    let e = g.decide(&r, &f).expect_err("refused");
+    assert_eq!(e.code(), "policy_violation");
+    assert_eq!(e.details()["risk_score"], 80);
+    r.text = Some("Your order is ready: https://bit.ly/x".into());
+    g.decide(&r, &f).expect("one signal is not enough");
+    // The same marketing text to many recipients.
+    let mut usage = Usage::default();
+    for i in 0..policy::SAME_TEXT_RECIPIENTS {
+        let mut r = req(Some("support"), &format!("r{i}"));
+        r.text = Some("Big sale now".into());
+        usage = g
+            .decide(&r, &facts(usage, false))
+            .expect("below the threshold")
+            .usage;
+    }
+    let mut r = req(Some("support"), "one more");
+    r.text = Some("Big sale now".into());
+    let e = g
+        .decide(&r, &facts(usage, false))
+        .expect_err("same text to many");
+    assert_eq!(
+        e.details()["signals"],
+        json!(["marketing_language", "same_text_to_many"])
+    );
 }
