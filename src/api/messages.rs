@@ -2,7 +2,7 @@
 
 use super::reply::{ApiError, Body, ok};
 use super::{App, auth, query};
-use crate::store::MessageRecord;
+use crate::store::{MessageRecord, SessionRecord};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
@@ -30,9 +30,13 @@ pub fn view(m: &MessageRecord) -> serde_json::Value {
     })
 }
 
-/// `GET /messages?chat=&after=&limit=`: the message log, oldest first after the cursor.
-pub async fn list(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    let rec = auth::session(app, req.headers()).await?;
+/// `GET /messages?chat=&after=&limit=`: the message log of `rec` (already
+/// admitted), oldest first after the cursor.
+pub async fn list(
+    app: &App,
+    req: Request<Incoming>,
+    rec: SessionRecord,
+) -> Result<Response<Body>, ApiError> {
     let q = query::pairs(req.uri().query());
     let chat = match query::get(&q, "chat").filter(|c| !c.is_empty()) {
         Some(c) => Some(

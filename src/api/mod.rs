@@ -7,6 +7,7 @@
 mod actions;
 mod auth;
 mod body;
+pub mod dialect;
 mod display;
 mod events;
 mod explorer;

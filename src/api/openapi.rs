@@ -37,6 +37,10 @@ pub const FRAGMENTS: &[(&str, &str)] = &[
     ),
     ("send.json", include_str!("../../docs/openapi/send.json")),
     (
+        "wago_go.json",
+        include_str!("../../docs/openapi/wago_go.json"),
+    ),
+    (
         "message.json",
         include_str!("../../docs/openapi/message.json"),
     ),

@@ -10,6 +10,7 @@ use super::reply::{ApiError, Body, ok};
 use super::{App, auth};
 use crate::engine::{SessionStatus, State, qr};
 use crate::event::check_filter;
+use crate::store::SessionRecord;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
@@ -56,9 +57,22 @@ fn status_json(
     })
 }
 
+/// The session's event filter: its main subscription's when it has one (what
+/// delivery uses and `GET /webhook` shows), else the one it keeps for a main
+/// subscription created later. `Subscribe` sets both at once.
+pub async fn filter_of(app: &App, rec: &SessionRecord) -> Result<Vec<String>, ApiError> {
+    Ok(super::webhook::owned(app, rec)
+        .await?
+        .into_iter()
+        .find(|s| s.main)
+        .map(|s| s.events)
+        .unwrap_or_else(|| rec.events.clone()))
+}
+
 /// `GET /session/status`.
 pub async fn status(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    let rec = auth::session(app, req.headers()).await?;
+    let mut rec = auth::session(app, req.headers()).await?;
+    rec.events = filter_of(app, &rec).await?;
     let st = app.engine.status(&rec.id);
     Ok(ok(
         StatusCode::OK,
@@ -77,6 +91,8 @@ pub async fn connect(app: &App, req: Request<Incoming>) -> Result<Response<Body>
             .set_session_events(&rec.id, events.clone())
             .await?;
         rec.events = events;
+    } else {
+        rec.events = filter_of(app, &rec).await?;
     }
     let pair_phone = match r.phone.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -181,7 +197,8 @@ pub fn connection_metrics(app: &App, t: &mut String) {
 
 /// `POST /session/disconnect`: closes the connection, keeps the keys.
 pub async fn disconnect(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    let rec = auth::session(app, req.headers()).await?;
+    let mut rec = auth::session(app, req.headers()).await?;
+    rec.events = filter_of(app, &rec).await?;
     app.engine.disconnect(&rec.id).await;
     let st = app.engine.status(&rec.id);
     Ok(ok(
@@ -192,7 +209,8 @@ pub async fn disconnect(app: &App, req: Request<Incoming>) -> Result<Response<Bo
 
 /// `POST /session/logout`: logs out on WhatsApp and wipes the keys.
 pub async fn logout(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    let rec = auth::session(app, req.headers()).await?;
+    let mut rec = auth::session(app, req.headers()).await?;
+    rec.events = filter_of(app, &rec).await?;
     app.engine
         .logout(&rec.id)
         .await

@@ -14,8 +14,8 @@
 
 use super::reply::{ApiError, Body};
 use super::{
-    App, actions, display, events, explorer, group, guard, health, media, messages, openapi,
-    pairing, send, send_media, send_message, session, user, webhook, webhook_status,
+    App, actions, dialect, display, events, explorer, group, guard, health, media, messages,
+    openapi, pairing, send, send_media, send_message, session, user, webhook, webhook_status,
 };
 use crate::store::MediaKind;
 use hyper::body::Incoming;
@@ -116,8 +116,11 @@ pub const ROUTES: &[Route] = &[
         q,
         MediaKind::Sticker
     )),
-    r!("POST", "/send-text", |a, q| send::alias_text(a, q)),
-    r!("POST", "/send-otp", |a, q| send::alias_otp(a, q)),
+    // WAGO-Go's own paths (api::dialect::wago_go).
+    r!("POST", "/send-text", |a, q| dialect::wago_go::send_text(
+        a, q
+    )),
+    r!("POST", "/send-otp", |a, q| dialect::wago_go::send_otp(a, q)),
     r!("POST", "/message/react", |a, q| actions::react(a, q)),
     r!("POST", "/message/edit", |a, q| actions::edit(a, q)),
     r!("POST", "/message/revoke", |a, q| actions::revoke(a, q)),
@@ -151,7 +154,8 @@ pub const ROUTES: &[Route] = &[
         q,
         p.at(0)
     )),
-    r!("GET", "/messages", |a, q| messages::list(a, q)),
+    // Shared by WaGo and WAGO-Go: in the session's dialect.
+    r!("GET", "/messages", |a, q| dialect::messages(a, q)),
     r!("GET", "/message/{id}", |a, q, p| messages::get(
         a,
         q,

@@ -238,79 +238,6 @@ pub async fn poll(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
     accept(app, &session.id, out).await
 }
 
-#[derive(Deserialize)]
-struct AliasText {
-    #[serde(default)]
-    message_purpose: Option<String>,
-    to: String,
-    text: String,
-}
-
-/// `POST /send-text {"to", "text"}` (the smaller gateway's alias of `/send/text`).
-pub async fn alias_text(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    let (session, headers) = (
-        auth::session(app, req.headers()).await?,
-        req.headers().clone(),
-    );
-    let r: AliasText = body::json(app, req, Empty::Refuse).await?;
-    check_text("text", &r.text)?;
-    let payload = Payload::Text {
-        body: r.text,
-        quote: None,
-    };
-    let cid = client_id(&headers, None)?;
-    let out = Outgoing::new(&r.to, payload, cid).with_purpose(r.message_purpose);
-    accept_as(app, &session.id, out, "to").await
-}
-
-/// The default `/send-otp` template.
-pub const DEFAULT_OTP_TEMPLATE: &str = "Your verification code is %s";
-
-#[derive(Deserialize)]
-struct AliasOtp {
-    #[serde(default)]
-    message_purpose: Option<String>,
-    to: String,
-    code: String,
-    #[serde(default)]
-    template: Option<String>,
-}
-
-/// `POST /send-otp {"to", "code", "template"?}`: the template must hold
-/// exactly one `%s`, which the code replaces.
-pub async fn alias_otp(app: &App, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    let (session, headers) = (
-        auth::session(app, req.headers()).await?,
-        req.headers().clone(),
-    );
-    let r: AliasOtp = body::json(app, req, Empty::Refuse).await?;
-    let code = r.code.trim();
-    if code.is_empty() || code.chars().count() > 32 || code.chars().any(char::is_whitespace) {
-        return Err(ApiError::field(
-            "code",
-            "must be 1 to 32 characters without spaces",
-        ));
-    }
-    let template = r.template.unwrap_or_else(|| DEFAULT_OTP_TEMPLATE.into());
-    if template.matches("%s").count() != 1 {
-        return Err(ApiError::field(
-            "template",
-            "must contain exactly one %s (replaced by the code)",
-        ));
-    }
-    let text = template.replacen("%s", code, 1);
-    check_text("template", &text)?;
-    let payload = Payload::Text {
-        body: text,
-        quote: None,
-    };
-    let cid = client_id(&headers, None)?;
-    // A code is a login: `authentication` unless the client says otherwise.
-    let purpose = r.message_purpose.or(Some("authentication".into()));
-    let out = Outgoing::new(&r.to, payload, cid).with_purpose(purpose);
-    accept_as(app, &session.id, out, "to").await
-}
-
 /// Hands a send to the engine and answers with its id and state.
 pub(super) async fn accept(
     app: &App,
@@ -327,17 +254,30 @@ async fn accept_as(
     out: Outgoing,
     phone_field: &str,
 ) -> Result<Response<Body>, ApiError> {
+    let (msg, created) = submit(app, session, out, phone_field).await?;
+    Ok(accepted(&msg, created))
+}
+
+/// Hands a send to the engine: the stored message, and whether it is new
+/// (`false`: a retry of an accepted client id). A bad recipient is a 422
+/// naming `phone_field`. Dialects answer with their own shape around it.
+pub(super) async fn submit(
+    app: &App,
+    session: &str,
+    out: Outgoing,
+    phone_field: &str,
+) -> Result<(MessageRecord, bool), ApiError> {
+    // The purpose field is named like the recipient field's dialect.
     let purpose_field = if phone_field == "Phone" {
         "MessagePurpose"
     } else {
         "message_purpose"
     };
-    let (msg, created) = app.engine.send(session, out).await.map_err(|e| match e {
+    app.engine.send(session, out).await.map_err(|e| match e {
         crate::engine::EngineError::BadAddress(b) => ApiError::field(phone_field, b.to_string()),
         crate::engine::EngineError::Refused(r) => super::guard::refusal(r, purpose_field),
         other => super::engine_error(other),
-    })?;
-    Ok(accepted(&msg, created))
+    })
 }
 
 /// The answer to an accepted send.

@@ -29,6 +29,9 @@ struct InitRequest {
     webhook_url: Option<String>,
     #[serde(rename = "Events", default)]
     events: Option<Vec<String>>,
+    /// The dialect of shared paths (`/messages`): `wago` (default) or `wago-go`.
+    #[serde(rename = "Dialect", default)]
+    dialect: Option<String>,
 }
 
 /// A session as the admin routes show it (never its token).
@@ -42,16 +45,20 @@ struct SessionView {
     webhook_url: Option<String>,
     #[serde(rename = "Events")]
     events: Vec<String>,
+    #[serde(rename = "Dialect")]
+    dialect: &'static str,
     #[serde(rename = "CreatedAt")]
     created_at: i64,
 }
 
 impl From<SessionRecord> for SessionView {
     fn from(r: SessionRecord) -> Self {
+        let dialect = super::dialect::Dialect::of(&r).name();
         SessionView {
             id: r.id,
             name: r.name,
             webhook_url: r.webhook_url,
+            dialect,
             events: r.events,
             created_at: r.created_at,
         }
@@ -88,6 +95,18 @@ pub async fn init(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
     };
     let events = r.events.unwrap_or_default();
     super::webhook::check_events(&events)?;
+    let dialect = match r.dialect.as_deref().map(str::trim) {
+        None | Some("") => super::dialect::Dialect::WaGo,
+        Some(d) => super::dialect::Dialect::parse(d).ok_or_else(|| {
+            ApiError::field(
+                "Dialect",
+                format!(
+                    "must be one of {}",
+                    super::dialect::Dialect::NAMES.join(", ")
+                ),
+            )
+        })?,
+    };
     let rec = SessionRecord {
         id: random_id(),
         name,
@@ -95,6 +114,8 @@ pub async fn init(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
         created_at: now_ms(),
         webhook_url: webhook_url.clone(),
         events,
+        token_sealed: None,
+        dialect: dialect.stored(),
     };
     let rec = app.store.create_session(rec, &token).await?;
     tracing::info!(session = %rec.id, "session created");
@@ -112,6 +133,7 @@ pub async fn init(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
             "Token": token,
             "WebhookURL": view.webhook_url,
             "Events": view.events,
+            "Dialect": view.dialect,
             "CreatedAt": view.created_at,
             "WebhookSecret": secret,
         }),

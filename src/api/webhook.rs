@@ -5,7 +5,7 @@
 //! - Several per session: `GET/POST /webhooks`, `GET/PUT/DELETE /webhooks/{id}`.
 //!
 //! Both take the same fields: `WebhookURL`, `Events`, `Secret`, `Format`
-//! (`json`|`form`), `Headers` (object), `FormToken`, `Signing` (false turns
+//! (`json`|`form`|`wago-go`), `Headers` (object), `FormToken`, `Signing` (false turns
 //! it off), `RotateSecret` (PUT). Secrets are never returned in full except
 //! once, when wago generated them. Every change rings the delivery dispatcher.
 
@@ -154,11 +154,11 @@ fn check_headers(h: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, 
     Ok(out)
 }
 
-fn check_secret(s: &str) -> Result<(), ApiError> {
-    if !sign::valid_secret(s) || s.len() > 512 {
+fn check_secret(s: &str, format: Format) -> Result<(), ApiError> {
+    if !sign::valid_secret_for(s, format) || s.len() > 512 {
         return Err(ApiError::field(
             "Secret",
-            "must be 1 to 512 characters; a whsec_ secret must be valid base64 of at least 16 bytes",
+            "must be 1 to 512 characters; with Format json or form, a whsec_ secret must be valid base64 of at least 16 bytes (wago-go takes any string as written)",
         ));
     }
     Ok(())
@@ -181,11 +181,18 @@ fn apply(
         sub.events = ev;
     }
     if let Some(f) = input.format {
-        sub.format = match f.to_ascii_lowercase().as_str() {
-            "json" => Format::Json,
-            "form" => Format::Form,
-            _ => return Err(ApiError::field("Format", "must be json or form")),
-        };
+        sub.format = Format::parse(&f)
+            .ok_or_else(|| ApiError::field("Format", "must be json, form or wago-go"))?;
+        // A secret kept from before must suit the new format.
+        if let Some(current) = sub.secrets.first()
+            && input.secret.is_none()
+            && !sign::valid_secret_for(&current.value, sub.format)
+        {
+            return Err(ApiError::field(
+                "Secret",
+                "the current secret does not suit this format; give a new Secret",
+            ));
+        }
     }
     if let Some(h) = input.headers {
         sub.headers = check_headers(&h)?;
@@ -212,7 +219,7 @@ fn apply(
     }
     let (new, show) = match (input.secret, input.rotate == Some(true)) {
         (Some(s), _) => {
-            check_secret(&s)?;
+            check_secret(&s, sub.format)?;
             (Some(s), None)
         }
         (None, true) => {
@@ -285,10 +292,15 @@ pub async fn owned(app: &App, rec: &SessionRecord) -> Result<Vec<Subscription>, 
 async fn create(
     app: &App,
     rec: &SessionRecord,
-    input: SubInput,
+    mut input: SubInput,
     main: bool,
 ) -> Result<Response<Body>, ApiError> {
     let mine = owned(app, rec).await?;
+    // The main subscription carries the session's filter (`Subscribe`, or
+    // `Events` at init) unless this request names one.
+    if main && input.events.is_none() {
+        input.events = Some(rec.events.clone());
+    }
     if mine.len() >= MAX_SUBSCRIPTIONS && !(main && mine.iter().any(|s| s.main)) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -299,6 +311,11 @@ async fn create(
     let mut sub = blank(&rec.id, main);
     let shown = apply(app, &mut sub, input, true)?;
     let sub = app.store.create_subscription(sub).await?;
+    if main {
+        app.store
+            .set_session_events(&rec.id, sub.events.clone())
+            .await?;
+    }
     tracing::info!(session = %rec.id, subscription = sub.id, "webhook subscription created");
     Ok(ok(
         StatusCode::CREATED,
@@ -322,6 +339,15 @@ async fn update(
     let shown = apply(app, &mut sub, input, false)?;
     if !app.store.update_subscription(sub.clone()).await? {
         return Err(not_found());
+    }
+    // The main subscription's filter is the session's: keep the copy the
+    // session holds for a later main subscription equal to it.
+    if sub.main
+        && let Some(session) = &sub.session
+    {
+        app.store
+            .set_session_events(session, sub.events.clone())
+            .await?;
     }
     Ok(ok(StatusCode::OK, with_secret(view(&sub, now_ms()), shown)))
 }

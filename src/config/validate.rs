@@ -129,8 +129,22 @@ impl Config {
         if let Err(u) = crate::event::check_filter(&w.global_events) {
             return Err(key("webhook.global_events", &u.to_string()));
         }
-        if !matches!(w.global_format.as_str(), "json" | "form") {
-            return Err(key("webhook.global_format", "must be json or form"));
+        let Some(format) = crate::store::Format::parse(&w.global_format) else {
+            return Err(key(
+                "webhook.global_format",
+                "must be json, form or wago-go",
+            ));
+        };
+        // The same rule as the API's `Secret`: a secret accepted here signs
+        // exactly as a subscription given it over the API would.
+        if let Some(s) = &w.global_secret
+            && (!crate::webhook::sign::valid_secret_for(s.expose(), format)
+                || s.expose().len() > 512)
+        {
+            return Err(key(
+                "webhook.global_secret",
+                "must be 1 to 512 characters; with global_format json or form, a whsec_ secret must be valid base64 of at least 16 bytes (the wago-go format takes any string as written)",
+            ));
         }
         let ranges: [(&str, u64, u64, u64); 8] = [
             ("webhook.concurrency", w.concurrency, 1, 256),

@@ -20,6 +20,7 @@ pub mod messages;
 mod outbox;
 pub mod payload;
 mod schema;
+pub mod seal;
 mod sessions;
 pub mod tables;
 
@@ -72,6 +73,9 @@ struct Inner {
     cache_bytes: usize,
     /// Rung after each commit that gives delivery something to do.
     bell: outbox::Bell,
+    /// The box's key for values sealed at rest; `None` when its file could
+    /// not be read or made (logged; sealed values are then not kept).
+    sealer: Option<seal::Sealer>,
 }
 
 /// How long a reopen waits for in-flight operations on the old handle.
@@ -96,6 +100,13 @@ impl Store {
         prepare_dir(dir)?;
         let db = open_db(dir, cache_bytes)?;
         ensure_reserve(dir);
+        let sealer = match seal::Sealer::load_or_create(dir) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "no seal key: form webhooks' token field stays empty for new sessions");
+                None
+            }
+        };
         Ok(Store {
             inner: Arc::new(Inner {
                 db: RwLock::new(Some(Arc::new(db))),
@@ -103,8 +114,14 @@ impl Store {
                 dir: dir.to_path_buf(),
                 cache_bytes,
                 bell: outbox::Bell::new(),
+                sealer,
             }),
         })
+    }
+
+    /// The box's sealing key, if it has one.
+    pub(crate) fn sealer(&self) -> Option<&seal::Sealer> {
+        self.inner.sealer.as_ref()
     }
 
     /// The data directory this store lives in.

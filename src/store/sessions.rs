@@ -25,9 +25,21 @@ pub struct SessionRecord {
     /// Webhook URL given at creation, if any.
     #[serde(default)]
     pub webhook_url: Option<String>,
-    /// Event filter given at creation.
+    /// Event filter: given at creation, replaced by `Subscribe`; equal to
+    /// the main subscription's whenever there is one.
     #[serde(default)]
     pub events: Vec<String>,
+    /// The session token sealed with the box's key (see `store::seal`), for
+    /// the `token` field of `form` webhooks. `None` for sessions made before
+    /// tokens were sealed, or when the box has no key. Never used to
+    /// authenticate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_sealed: Option<String>,
+    /// The dialect the session's clients speak on paths several dialects
+    /// share (`/messages`): `None` is WaGo, else a dialect's name
+    /// (`wago-go`). Set at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<String>,
 }
 
 impl std::fmt::Debug for SessionRecord {
@@ -39,6 +51,8 @@ impl std::fmt::Debug for SessionRecord {
             .field("created_at", &self.created_at)
             .field("webhook_url", &self.webhook_url)
             .field("events", &self.events)
+            .field("token_sealed", &self.token_sealed.as_ref().map(|_| "***"))
+            .field("dialect", &self.dialect)
             .finish()
     }
 }
@@ -120,14 +134,16 @@ impl Store {
         .await
     }
 
-    /// Creates a session with `token` (already chosen by the caller).
+    /// Creates a session with `token` (already chosen by the caller), keeping
+    /// its hash and, when the box has a seal key, the token sealed.
     /// Fails with [`StoreError::Conflict`] if the token is taken.
     pub async fn create_session(
         &self,
-        rec: SessionRecord,
+        mut rec: SessionRecord,
         token: &str,
     ) -> Result<SessionRecord, StoreError> {
         let hash = hash_token(token);
+        rec.token_sealed = self.sealer().and_then(|s| s.seal(&rec.id, token));
         self.run(move |db| {
             let tx = db.begin_write()?;
             {
@@ -175,6 +191,23 @@ impl Store {
         .await
     }
 
+    /// The token of session `id`, unsealed: for the `token` field of `form`
+    /// webhooks only. `None` when the session is gone, its token was never
+    /// sealed, or the key cannot open it (a database moved to another box).
+    pub async fn session_token(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let Some(rec) = self.session(id).await? else {
+            return Ok(None);
+        };
+        let (Some(sealed), Some(sealer)) = (rec.token_sealed.as_deref(), self.sealer()) else {
+            return Ok(None);
+        };
+        let token = sealer.open(&rec.id, sealed);
+        if token.is_none() {
+            tracing::warn!(session = %rec.id, "the sealed session token does not open with this box's key");
+        }
+        Ok(token)
+    }
+
     /// One session by id.
     pub async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
         let id = id.to_string();
@@ -203,34 +236,44 @@ impl Store {
         .await
     }
 
-    /// Replaces a session's event filter (WaGo's `Subscribe`).
+    /// Replaces a session's event filter (WaGo's `Subscribe`): the session's
+    /// own filter and its main subscription's, in one transaction, so
+    /// `/session/status`, `GET /webhook` and delivery always agree. Returns
+    /// whether the session existed. Rings the bell when a main subscription
+    /// changed, so its worker restarts with the new filter.
     pub async fn set_session_events(
         &self,
         id: &str,
         events: Vec<String>,
     ) -> Result<bool, StoreError> {
         let id = id.to_string();
-        self.run(move |db| {
-            let tx = db.begin_write()?;
-            let found = {
-                let mut recs = tx.open_table(SESSION_RECORD)?;
-                let rec = recs
-                    .get(id.as_str())?
-                    .map(|v| decode(v.value()))
-                    .transpose()?;
-                match rec {
-                    Some(mut rec) => {
-                        rec.events = events;
-                        recs.insert(id.as_str(), encode(&rec)?.as_slice())?;
-                        true
+        let (found, sub_changed) = self
+            .run(move |db| {
+                let tx = db.begin_write()?;
+                let found = {
+                    let mut recs = tx.open_table(SESSION_RECORD)?;
+                    let rec = recs
+                        .get(id.as_str())?
+                        .map(|v| decode(v.value()))
+                        .transpose()?;
+                    match rec {
+                        Some(mut rec) => {
+                            rec.events = events.clone();
+                            recs.insert(id.as_str(), encode(&rec)?.as_slice())?;
+                            true
+                        }
+                        None => false,
                     }
-                    None => false,
-                }
-            };
-            tx.commit()?;
-            Ok(found)
-        })
-        .await
+                };
+                let sub_changed = found && super::outbox::set_main_events_in(&tx, &id, &events)?;
+                tx.commit()?;
+                Ok((found, sub_changed))
+            })
+            .await?;
+        if sub_changed {
+            self.bell().subscriptions_changed();
+        }
+        Ok(found)
     }
 
     /// Deletes a session: its record, its token (remembered as revoked), its
@@ -285,7 +328,47 @@ mod tests {
             created_at: 1,
             webhook_url: None,
             events: vec![],
+            token_sealed: None,
+            dialect: None,
         }
+    }
+
+    #[tokio::test]
+    async fn the_token_is_kept_sealed_and_opens_only_with_the_boxs_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token = "customer-token-plaintext-42";
+        {
+            let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("open");
+            let made = store
+                .create_session(rec("a", token), token)
+                .await
+                .expect("create");
+            assert!(
+                made.token_sealed
+                    .as_deref()
+                    .is_some_and(|s| !s.contains(token))
+            );
+            assert_eq!(
+                store.session_token("a").await.expect("get").as_deref(),
+                Some(token)
+            );
+        }
+        // Nothing in the database file holds the token in the clear.
+        let db = std::fs::read(dir.path().join(crate::store::DB_FILE)).expect("read db");
+        assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()));
+        // Through a restart it still opens; with another key it does not.
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("reopen");
+        assert_eq!(
+            store.session_token("a").await.expect("get").as_deref(),
+            Some(token)
+        );
+        drop(store);
+        let key = dir.path().join(crate::store::seal::KEY_FILE);
+        std::fs::write(&key, [9u8; 32]).expect("other key");
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).expect("reopen");
+        assert_eq!(store.session_token("a").await.expect("get"), None);
+        // Authentication is by hash only, whatever the key.
+        assert!(store.session_by_token(token).await.expect("auth").is_some());
     }
 
     #[tokio::test]

@@ -42,11 +42,8 @@ pub async fn sync_global(store: &Store, cfg: &WebhookConfig) -> Result<bool, Sto
         main: false,
         url: url.clone(),
         events: cfg.global_events.clone(),
-        format: if cfg.global_format == "form" {
-            Format::Form
-        } else {
-            Format::Json
-        },
+        // Validated at start (`config::validate`): one of the known names.
+        format: Format::parse(&cfg.global_format).unwrap_or_default(),
         secrets: vec![SigningSecret {
             value: secret,
             expires_at: None,

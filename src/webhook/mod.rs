@@ -141,7 +141,7 @@ async fn dispatch(
                             let span = tracing::info_span!("webhook", subscription = s.id);
                             let run = worker::run(
                                 store.clone(),
-                                Arc::new(s.clone()),
+                                Arc::new(with_form_token(&store, &s).await),
                                 cfg.clone(),
                                 client,
                                 store.watch_events(),
@@ -183,6 +183,25 @@ async fn dispatch(
             _ = shutdown.cancelled() => break,
         }
     }
+}
+
+/// The subscription as its worker uses it: a session's `form` webhook
+/// without a `FormToken` of its own carries the session's token in its
+/// `token` field (unsealed here, kept only in the worker's memory).
+async fn with_form_token(store: &Store, s: &Subscription) -> Subscription {
+    let mut s = s.clone();
+    if s.format == crate::store::Format::Form
+        && s.form_token.is_none()
+        && let Some(session) = s.session.clone()
+    {
+        match store.session_token(&session).await {
+            Ok(t) => s.form_token = t,
+            Err(e) => {
+                tracing::warn!(subscription = s.id, error = %e, "cannot read the session token for the form's token field")
+            }
+        }
+    }
+    s
 }
 
 async fn retention(store: Store, shutdown: CancellationToken, cfg: Arc<DeliveryConfig>) {

@@ -42,13 +42,19 @@ pub fn encode(
     form_token: Option<&str>,
     file: Option<&MediaPart>,
 ) -> Encoded {
-    let json = serde_json::to_vec(&envelope(ev)).unwrap_or_else(|_| b"{}".to_vec());
+    let json = || serde_json::to_vec(&envelope(ev)).unwrap_or_else(|_| b"{}".to_vec());
     match format {
         Format::Json => Encoded {
             content_type: "application/json".into(),
-            body: Bytes::from(json),
+            body: Bytes::from(json()),
+        },
+        // A dialect's own body: the dialect owns its shape.
+        Format::WagoGo => Encoded {
+            content_type: "application/json".into(),
+            body: Bytes::from(crate::api::dialect::wago_go::wire::webhook_body(ev)),
         },
         Format::Form => {
+            let json = json();
             let mut b = [0u8; 12];
             rand::rng().fill_bytes(&mut b);
             let boundary = format!("wago-{}", hex::encode(b));

@@ -40,6 +40,18 @@ pub fn valid_secret(secret: &str) -> bool {
     }
 }
 
+/// Whether a secret is usable for a subscription of `format`, the one rule
+/// the API (`Secret`) and the config (`webhook.global_secret`) share. The
+/// `wago-go` format keys its HMAC with the string as written, so any
+/// non-empty string goes; the others read a `whsec_` secret as Standard
+/// Webhooks base64 and refuse one that is not.
+pub fn valid_secret_for(secret: &str, format: crate::store::Format) -> bool {
+    match format {
+        crate::store::Format::WagoGo => !secret.is_empty(),
+        _ => valid_secret(secret),
+    }
+}
+
 /// A new secret: `whsec_` and 32 random bytes in base64.
 pub fn generate_secret() -> String {
     let mut b = [0u8; 32];

@@ -220,7 +220,16 @@ pub async fn attempt(
         ("x-wa-request-id".into(), job.event.id.clone()),
     ];
     let secrets: Vec<&str> = sub.live_secrets(now).map(|s| s.value.as_str()).collect();
-    if let Some(current) = secrets.first() {
+    if sub.format == crate::store::Format::WagoGo {
+        // WAGO-Go receivers check one hex HMAC keyed with the secret string
+        // as written (see `api::dialect::wago_go::wire`).
+        if let Some(current) = secrets.first() {
+            headers.push((
+                "x-wago-signature".into(),
+                crate::api::dialect::wago_go::wire::signature(current, &enc.body),
+            ));
+        }
+    } else if let Some(current) = secrets.first() {
         headers.push((
             "webhook-signature".into(),
             sign::signature_header(secrets.iter().copied(), &job.event.id, ts, &enc.body),

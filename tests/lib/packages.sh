@@ -20,8 +20,9 @@ PKG_LISTS="run image_prepare clean_root cross deb units yocto image"
 
 # tests/run: the Python venv (standardwebhooks, schemathesis), headless
 # Chromium (tests/explorer.rs), ip and unshare (its network namespace), mount
-# (the storage tests' tmpfs).
-PKGS_run=(python3 python3-venv chromium iproute2 util-linux mount)
+# (the storage tests' tmpfs), Node.js and curl (tests/conformance_wago_go.rs
+# replays document 002's curl examples and runs its Node receiver).
+PKGS_run=(python3 python3-venv chromium iproute2 util-linux mount nodejs curl)
 NEEDS_run="
 cmd python3 python3
 py venv python3
@@ -32,6 +33,9 @@ cmd ip iproute2
 cmd unshare util-linux
 cmd mount mount
 cmd umount mount
+cmd node nodejs
+probe node_esm nodejs
+cmd curl curl
 "
 
 # tests/image/prepare.sh (and run.sh): the arm64 base rootfs by debootstrap,
@@ -154,6 +158,11 @@ cross_hello() { # links a C program for aarch64 and runs it under qemu-user
   aarch64-linux-gnu-gcc -o "$d/hello" "$d/hello.c" && qemu-aarch64-static -L /usr/aarch64-linux-gnu "$d/hello" || rc=1
   rm -rf "$d"
   return "$rc"
+}
+node_esm() { # runs an ES module importing node:crypto, as the WAGO-Go receiver does
+  local out
+  out=$(node --input-type=module -e 'import crypto from "node:crypto"; console.log(crypto.createHmac("sha256", "k").update("b").digest("hex"))') || return 1
+  [ ${#out} = 64 ] || { echo "node printed: $out" >&2; return 1; }
 }
 chromium_headless() { # runs a page's script in headless Chromium, as tests/explorer.rs does
   local d out rc=0

@@ -167,6 +167,8 @@ mod tests {
                     created_at: 1,
                     webhook_url: None,
                     events: vec![],
+                    token_sealed: None,
+                    dialect: None,
                 },
                 "tok-a",
             )

@@ -33,4 +33,4 @@ pub use subscriptions::{Format, SigningSecret, SubStats, Subscription};
 
 pub(in crate::store) use bell::Bell;
 pub(in crate::store) use jobs::record_events;
-pub(in crate::store) use subscriptions::delete_session_subscriptions_in;
+pub(in crate::store) use subscriptions::{delete_session_subscriptions_in, set_main_events_in};

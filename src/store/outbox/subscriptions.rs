@@ -21,6 +21,28 @@ pub enum Format {
     Json,
     /// `multipart/form-data` with `token`, `jsonData` and maybe `file` (WaGo receivers).
     Form,
+    /// WAGO-Go's flat message body, signed `X-Wago-Signature` with the
+    /// secret as written; only `message.received` (see `api::dialect::wago_go`).
+    #[serde(rename = "wago-go")]
+    WagoGo,
+}
+
+impl Format {
+    /// The format named `s` (`json`, `form`, `wago-go`), case-insensitive.
+    pub fn parse(s: &str) -> Option<Format> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "json" => Some(Format::Json),
+            "form" => Some(Format::Form),
+            "wago-go" => Some(Format::WagoGo),
+            _ => None,
+        }
+    }
+
+    /// Whether a subscription of this format carries `event` at all: the
+    /// WAGO-Go body describes an inbound message and nothing else.
+    pub fn carries(self, event: &str) -> bool {
+        self != Format::WagoGo || event == "message.received"
+    }
 }
 
 /// A signing secret; the newest comes first. Older ones are kept until
@@ -61,8 +83,8 @@ pub struct Subscription {
     pub secrets: Vec<SigningSecret>,
     /// Extra request headers the receiver wants (e.g. its own API key).
     pub headers: Vec<(String, String)>,
-    /// The `token` field of `form` deliveries (see README: session tokens are
-    /// stored hashed, so the client sets the value receivers expect).
+    /// The `token` field of `form` deliveries when the client chose one;
+    /// `None`: the session's own token (kept sealed, see `store::seal`).
     pub form_token: Option<String>,
     /// Creation time, Unix ms.
     pub created_at: i64,
@@ -91,6 +113,7 @@ impl Subscription {
     /// Whether this subscription wants `event` of `session`.
     pub fn wants(&self, session: &str, event: &str) -> bool {
         self.session.as_deref().is_none_or(|s| s == session)
+            && self.format.carries(event)
             && crate::event::filter_matches(&self.events, event)
     }
 
@@ -317,6 +340,29 @@ pub(in crate::store) fn delete_session_subscriptions_in(
         }
     }
     Ok(n)
+}
+
+/// Sets the filter of `session`'s main subscription, if it has one, inside
+/// the caller's transaction. Returns whether it changed (the caller rings
+/// the bell after its commit).
+pub(in crate::store) fn set_main_events_in(
+    tx: &WriteTransaction,
+    session: &str,
+    events: &[String],
+) -> Result<bool, StoreError> {
+    let Some(mut main) = all_subs(tx)?
+        .into_iter()
+        .find(|s| s.main && s.session.as_deref() == Some(session))
+    else {
+        return Ok(false);
+    };
+    if main.events == events {
+        return Ok(false);
+    }
+    main.events = events.to_vec();
+    tx.open_table(SUB_RECORD)?
+        .insert(main.id, to_json(&main)?.as_slice())?;
+    Ok(true)
 }
 
 fn delete_in(tx: &WriteTransaction, id: u64) -> Result<Option<u64>, StoreError> {
