@@ -95,6 +95,9 @@ async fn gateway_side() -> Side {
         .env("WAGO_DATA_DIR", dir.path())
         .env("WAGO_LISTEN", "127.0.0.1:0")
         .env("WAGO_LOG", "warn,wago::daemon=info")
+        // The guard's default limits (500 a day, 30 a minute) would refuse
+        // most of the 1,000 sends; this bench measures memory.
+        .env("WAGO_GUARD_ENABLED", "false")
         .env("WAGO_WA_SERVER_URL", sim.ws_url())
         .env(
             "WAGO_WA_VERSION",

@@ -10,6 +10,10 @@
 //!    sends/s through to the contact, the accept latency and the end-to-end
 //!    latency (request start to the contact's receipt, polled every 5 ms).
 //!
+//! The accept phase runs twice, the responsible-messaging guard off and on
+//! (limits and speeds above what the bench sends, so every send is decided
+//! and none refused), on fresh gateways in the same run, alternating twice.
+//!
 //! Run: `cargo bench --features test-sim --bench send`
 
 #[path = "../tests/common/mod.rs"]
@@ -96,25 +100,55 @@ fn main() {
     rt.block_on(run());
 }
 
+/// The guard on, with limits and speeds above what the bench sends: every
+/// send is decided (purpose, suppression, counters, both token buckets) and
+/// none is refused.
+fn guard_on(opts: common::Opts) -> common::Opts {
+    opts.env("WAGO_GUARD_DAILY_LIMIT", "1000000")
+        .env("WAGO_GUARD_MONTHLY_LIMIT", "31000000")
+        .env("WAGO_GUARD_SESSION_PER_MINUTE", "6000")
+        .env("WAGO_GUARD_SESSION_BURST", "10000")
+        .env("WAGO_GUARD_RECIPIENT_PER_MINUTE", "6000")
+        .env("WAGO_GUARD_RECIPIENT_BURST", "10000")
+}
+
 async fn run() {
     let sim = Simulator::start().await.expect("sim");
+    // 1. Into the durable queue: a session that never connects; the guard
+    // off, then on, each on a fresh gateway, side by side in one run.
+    // Twice each, alternating, so a load change on the machine shows up as a
+    // difference between the rounds instead of passing for the guard's cost.
+    for (label, on) in [
+        ("guard off", false),
+        ("guard on", true),
+        ("guard off", false),
+        ("guard on", true),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = simgw::opts(&sim).env("WAGO_LOG", "warn,wago::daemon=info");
+        let opts = if on {
+            guard_on(opts)
+        } else {
+            opts.env("WAGO_GUARD_ENABLED", "false")
+        };
+        let gw = Gateway::start_with(dir.path(), &opts);
+        let admin = gw.admin_token();
+        let (_, idle) = common::create_session(&gw, &admin, "queue-only").await;
+        let (acc, wall) = blast(gw.url("/send/text"), idle, ACCEPTED, "queued").await;
+        let mut lat: Vec<Duration> = acc.values().map(|v| v.1).collect();
+        lat.sort();
+        println!(
+            "accepted into the queue ({label}): {ACCEPTED} sends, {CLIENTS} clients, {:.0} sends/s, accept p50 {:.2} ms, p99 {:.2} ms",
+            ACCEPTED as f64 / wall.as_secs_f64(),
+            pct(&lat, 0.5),
+            pct(&lat, 0.99)
+        );
+    }
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = simgw::opts(&sim).env("WAGO_LOG", "warn,wago::daemon=info");
+    let opts = guard_on(simgw::opts(&sim).env("WAGO_LOG", "warn,wago::daemon=info"));
     let gw = Gateway::start_with(dir.path(), &opts);
     let admin = gw.admin_token();
     let send_url = gw.url("/send/text");
-
-    // 1. Into the durable queue: a session that never connects.
-    let (_, idle) = common::create_session(&gw, &admin, "queue-only").await;
-    let (acc, wall) = blast(send_url.clone(), idle, ACCEPTED, "queued").await;
-    let mut lat: Vec<Duration> = acc.values().map(|v| v.1).collect();
-    lat.sort();
-    println!(
-        "accepted into the queue: {ACCEPTED} sends, {CLIENTS} clients, {:.0} sends/s, accept p50 {:.2} ms, p99 {:.2} ms",
-        ACCEPTED as f64 / wall.as_secs_f64(),
-        pct(&lat, 0.5),
-        pct(&lat, 0.99)
-    );
 
     // 2. End to end: pair a session with the simulator.
     let (_, token) = common::create_session(&gw, &admin, "paired").await;

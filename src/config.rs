@@ -12,10 +12,12 @@
 
 mod display;
 mod env;
+mod guard;
 mod limits;
 mod validate;
 
 pub use display::{DISPLAY_TOKEN_FILE, DisplayConfig, Driver, PixelFormat};
+pub use guard::{GuardConfig, SessionGuardConfig, limits_of as guard_limits};
 pub use limits::LimitsConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -113,6 +115,8 @@ pub struct Config {
     pub display: DisplayConfig,
     /// Connection and request limits per client.
     pub limits: LimitsConfig,
+    /// Responsible messaging: purposes, fair-use limits, sending speed, opt-outs.
+    pub guard: GuardConfig,
 }
 
 /// Received media (`GET /media/{message_id}`): downloaded from WhatsApp on
@@ -293,6 +297,7 @@ impl Default for Config {
             received_media: ReceivedMediaConfig::default(),
             display: DisplayConfig::default(),
             limits: LimitsConfig::default(),
+            guard: GuardConfig::default(),
         }
     }
 }

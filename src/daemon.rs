@@ -211,7 +211,23 @@ fn engine_config(cfg: &Config, checkin: Checkin) -> EngineConfig {
             retention: std::time::Duration::from_secs(cfg.received_media.retention_hours * 3600),
         }),
         qr_in_events: cfg.display.qr_on_lan,
+        guard: guard_of(&cfg.guard),
     }
+}
+
+/// The guard on the system clock. Test builds (`test-sim`, which a release
+/// build refuses) may shift its clock by `TEST_WAGO_GUARD_CLOCK_OFFSET_MS`,
+/// so a test can put the box just before or after midnight without a sleep.
+fn guard_of(cfg: &crate::config::GuardConfig) -> crate::guard::Guard {
+    #[cfg(feature = "test-sim")]
+    if let Some(offset) = std::env::var("TEST_WAGO_GUARD_CLOCK_OFFSET_MS")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+    {
+        let clock = std::sync::Arc::new(move || crate::event::now_ms() + offset);
+        return crate::guard::Guard::with_clock(cfg, clock);
+    }
+    crate::guard::Guard::new(cfg)
 }
 
 /// The admin token's hash: from config, else the stored one, else a new

@@ -33,6 +33,7 @@ pub const NORMALIZED: &[&str] = &[
     "session.disconnected",
     "session.qr_updated",
     "session.logged_out",
+    "recipient.opted_out",
 ];
 
 /// Now, Unix milliseconds.

@@ -17,6 +17,10 @@
 //!  display (own process) ──HTTP──▶ server
 //! ```
 //!
+//! A send goes api → guard → send queue → engine: `engine::Engine::send`
+//! hands it to the store's accepting transaction, where [`guard`] decides
+//! on it before it is queued.
+//!
 //! - [`config`]: the typed configuration (TOML file, `WAGO_*` environment, defaults).
 //! - [`server`]: the hyper 1 HTTP server: accept loop, per-client limits and shedding, timeouts,
 //!   shutdown. It calls into `api`, never the reverse: the handlers reach the limits
@@ -25,6 +29,9 @@
 //!   file per resource. Reads and
 //!   writes the store directly for what is not WhatsApp (sessions, subscriptions,
 //!   message history, the event log and its SSE stream).
+//! - [`guard`]: responsible messaging: the one decision every send passes
+//!   (purpose, fair-use limits, speed, opt-outs) inside the store's accepting
+//!   transaction; the opt-out keywords the engine checks inbound messages for.
 //! - [`engine`]: the only module that imports `whatsapp_rust`; one client per
 //!   session. Turns library events into [`event::Event`]s and hands them to the store.
 //! - [`event`]: the gateway's own event vocabulary: the [`event::Event`] the engine
@@ -64,6 +71,7 @@ pub mod daemon;
 pub mod display;
 pub mod engine;
 pub mod event;
+pub mod guard;
 pub mod malloc;
 pub mod qr;
 pub mod server;

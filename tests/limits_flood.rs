@@ -102,8 +102,14 @@ const MEMORY_MAX_KIB: u64 = 256 * 1024;
 async fn one_flooding_peer_cannot_lock_out_the_others() {
     raise_fd_limit();
     let dir = tempfile::tempdir().expect("tempdir");
-    // Defaults only: this test also runs against a gateway without limits.
-    let gw = Gateway::start(dir.path());
+    // The server's limits at their defaults: this test also runs against a
+    // gateway without limits. The guard's sending speed (30 a minute per
+    // session) would refuse peer B's five sends a second: it is off here,
+    // this test is about the HTTP server's limits.
+    let opts = common::Opts::default()
+        .env("WAGO_GUARD_SESSION_PER_MINUTE", "0")
+        .env("WAGO_GUARD_RECIPIENT_PER_MINUTE", "0");
+    let gw = Gateway::start_with(dir.path(), &opts);
     let pid = gw.pid();
     let addr = gw.addr;
     let admin = gw.admin_token();

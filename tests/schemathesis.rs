@@ -34,13 +34,14 @@ const VERSION: &str = "2.3000.1027934701";
 /// is off: these inputs name things that must exist or follow rules a JSON
 /// Schema cannot state (a session or subscription id, a reachable-looking
 /// webhook URL, a `whsec_` secret's base64, a phone number, a message id,
-/// a group JID, a reachable media URL). Every other
+/// a group JID, a reachable media URL, the session's own `instance_id`;
+/// and a valid send may meet the guard's speed and limits). Every other
 /// check (schemathesis enables all of them by default), including invalid
 /// requests being refused, stays on for them. One worker: schemathesis's
 /// generator is not reliable with several on this machine.
 const RULES: &str = r#"
 [[operations]]
-include-path-regex = "^/(webhooks?(/.*)?|admin/events|session/(connect|init)|send(/.*|-text|-otp)|message/.*|messages|chat/presence|user/.*|group/.*)$"
+include-path-regex = "^/(webhooks?(/.*)?|admin/events|session/(connect|init)|send(/.*|-text|-otp)|api/send-message|suppressed-recipients(/.*)?|message/.*|messages|chat/presence|user/.*|group/.*)$"
 checks.positive_data_acceptance.enabled = false
 "#;
 /// Test cases per operation and phase.

@@ -13,6 +13,7 @@ mod events;
 mod explorer;
 mod fetch;
 mod group;
+mod guard;
 mod health;
 mod media;
 mod messages;
@@ -24,6 +25,7 @@ mod reply;
 pub mod routes;
 mod send;
 mod send_media;
+mod send_message;
 mod session;
 mod user;
 mod webhook;
@@ -152,6 +154,7 @@ fn engine_error(e: EngineError) -> ApiError {
             e.details = Some(Box::new(serde_json::json!({ "field": "GroupJID" })));
             e
         }
+        EngineError::Refused(r) => guard::refusal(r, "MessagePurpose"),
         EngineError::WhatsApp(why) => ApiError::new(
             hyper::StatusCode::BAD_GATEWAY,
             "whatsapp_error",

@@ -51,6 +51,7 @@ pub const FRAGMENTS: &[(&str, &str)] = &[
         "display.json",
         include_str!("../../docs/openapi/display.json"),
     ),
+    ("guard.json", include_str!("../../docs/openapi/guard.json")),
 ];
 
 /// Why the document cannot be built.

@@ -29,6 +29,8 @@ pub struct ApiError {
     pub details: Option<Box<Value>>,
     /// Extra headers (Allow on a 405).
     pub allow: Option<std::borrow::Cow<'static, str>>,
+    /// Seconds in `Retry-After` (a throttled send).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -40,6 +42,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -101,6 +104,10 @@ impl ApiError {
             && let Ok(v) = header::HeaderValue::from_str(&allow)
         {
             resp.headers_mut().insert(header::ALLOW, v);
+        }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         resp
     }

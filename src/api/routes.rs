@@ -14,8 +14,8 @@
 
 use super::reply::{ApiError, Body};
 use super::{
-    App, actions, dialect, display, events, explorer, group, health, media, messages, openapi,
-    pairing, send, send_media, session, user, webhook, webhook_status,
+    App, actions, dialect, display, events, explorer, group, guard, health, media, messages,
+    openapi, pairing, send, send_media, send_message, session, user, webhook, webhook_status,
 };
 use crate::store::MediaKind;
 use hyper::body::Incoming;
@@ -216,6 +216,14 @@ pub const ROUTES: &[Route] = &[
         a, q
     )),
     r!("GET", "/metrics", |a, q| webhook_status::metrics(a, q)),
+    r!("POST", "/api/send-message", |a, q| send_message::send(a, q)),
+    r!("GET", "/usage", |a, q| guard::usage(a, q)),
+    r!("GET", "/policy-log", |a, q| guard::policy_log(a, q)),
+    r!("GET", "/suppressed-recipients", |a, q| guard::list(a, q)),
+    r!("POST", "/suppressed-recipients", |a, q| guard::add(a, q)),
+    r!("DELETE", "/suppressed-recipients/{phone}", |a, q, p| {
+        guard::remove(a, q, p.at(0))
+    }),
 ];
 
 /// The `{param}` values if `pattern` matches the path's segments.

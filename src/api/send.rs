@@ -41,6 +41,9 @@ pub(super) struct ContextIn {
 
 #[derive(Deserialize)]
 struct SendText {
+    /// What the message is for (see the README's "Responsible messaging").
+    #[serde(rename = "MessagePurpose", alias = "message_purpose", default)]
+    purpose: Option<String>,
     #[serde(rename = "Phone")]
     phone: String,
     #[serde(rename = "Body")]
@@ -69,11 +72,15 @@ pub async fn text(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
         quote,
     };
     let cid = client_id(&headers, r.id)?;
-    accept(app, &session.id, Outgoing::new(&r.phone, payload, cid)).await
+    let out = Outgoing::new(&r.phone, payload, cid).with_purpose(r.purpose);
+    accept(app, &session.id, out).await
 }
 
 #[derive(Deserialize)]
 struct SendLocation {
+    /// What the message is for (see the README's "Responsible messaging").
+    #[serde(rename = "MessagePurpose", alias = "message_purpose", default)]
+    purpose: Option<String>,
     #[serde(rename = "Phone")]
     phone: String,
     #[serde(rename = "Latitude")]
@@ -110,11 +117,15 @@ pub async fn location(app: &App, req: Request<Incoming>) -> Result<Response<Body
         address: r.address,
     };
     let cid = client_id(&headers, r.id)?;
-    accept(app, &session.id, Outgoing::new(&r.phone, payload, cid)).await
+    let out = Outgoing::new(&r.phone, payload, cid).with_purpose(r.purpose);
+    accept(app, &session.id, out).await
 }
 
 #[derive(Deserialize)]
 struct SendContact {
+    /// What the message is for (see the README's "Responsible messaging").
+    #[serde(rename = "MessagePurpose", alias = "message_purpose", default)]
+    purpose: Option<String>,
     #[serde(rename = "Phone")]
     phone: String,
     #[serde(rename = "Name")]
@@ -155,11 +166,15 @@ pub async fn contact(app: &App, req: Request<Incoming>) -> Result<Response<Body>
         vcard: v.to_string(),
     };
     let cid = client_id(&headers, r.id)?;
-    accept(app, &session.id, Outgoing::new(&r.phone, payload, cid)).await
+    let out = Outgoing::new(&r.phone, payload, cid).with_purpose(r.purpose);
+    accept(app, &session.id, out).await
 }
 
 #[derive(Deserialize)]
 struct SendPoll {
+    /// What the message is for (see the README's "Responsible messaging").
+    #[serde(rename = "MessagePurpose", alias = "message_purpose", default)]
+    purpose: Option<String>,
     #[serde(rename = "Phone")]
     phone: String,
     #[serde(rename = "Name", alias = "Header")]
@@ -219,7 +234,8 @@ pub async fn poll(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
         selectable: r.selectable,
     };
     let cid = client_id(&headers, r.id)?;
-    accept(app, &session.id, Outgoing::new(&r.phone, payload, cid)).await
+    let out = Outgoing::new(&r.phone, payload, cid).with_purpose(r.purpose);
+    accept(app, &session.id, out).await
 }
 
 /// Hands a send to the engine and answers with its id and state.
@@ -251,8 +267,15 @@ pub(super) async fn submit(
     out: Outgoing,
     phone_field: &str,
 ) -> Result<(MessageRecord, bool), ApiError> {
+    // The purpose field is named like the recipient field's dialect.
+    let purpose_field = if phone_field == "Phone" {
+        "MessagePurpose"
+    } else {
+        "message_purpose"
+    };
     app.engine.send(session, out).await.map_err(|e| match e {
         crate::engine::EngineError::BadAddress(b) => ApiError::field(phone_field, b.to_string()),
+        crate::engine::EngineError::Refused(r) => super::guard::refusal(r, purpose_field),
         other => super::engine_error(other),
     })
 }

@@ -46,6 +46,9 @@ struct SendMedia {
     id: Option<String>,
     #[serde(rename = "ContextInfo", default)]
     context: Option<ContextIn>,
+    /// What the message is for (see the README's "Responsible messaging").
+    #[serde(rename = "MessagePurpose", alias = "message_purpose", default)]
+    purpose: Option<String>,
 }
 
 /// The JSON field that carries a kind's file.
@@ -112,13 +115,13 @@ pub async fn send(
         ptt: r.ptt && kind == MediaKind::Audio,
         quote,
     };
-    let mut out = Outgoing::new(&r.phone, payload, cid);
+    let mut out = Outgoing::new(&r.phone, payload, cid).with_purpose(r.purpose);
     out.media = Some(bytes);
     accept(app, &session.id, out).await
 }
 
 /// The bytes and MIME type of a data URL or a fetched URL.
-async fn load(
+pub(super) async fn load(
     field: &str,
     source: &str,
     max: u64,
@@ -177,7 +180,7 @@ fn too_large(field: &str, max: u64) -> ApiError {
     e
 }
 
-fn default_mime(kind: MediaKind) -> &'static str {
+pub(super) fn default_mime(kind: MediaKind) -> &'static str {
     match kind {
         MediaKind::Image => "image/jpeg",
         MediaKind::Video => "video/mp4",
@@ -187,7 +190,7 @@ fn default_mime(kind: MediaKind) -> &'static str {
     }
 }
 
-fn valid_mime(m: &str) -> bool {
+pub(super) fn valid_mime(m: &str) -> bool {
     let base = m.split(';').next().unwrap_or("").trim();
     match base.split_once('/') {
         Some((t, s)) => {
@@ -203,7 +206,7 @@ fn valid_mime(m: &str) -> bool {
 
 /// Images must be `image/*`, videos `video/*`, audio `audio/*`, stickers
 /// `image/webp`; documents may be anything.
-fn check_type(field: &str, kind: MediaKind, mime: &str) -> Result<(), ApiError> {
+pub(super) fn check_type(field: &str, kind: MediaKind, mime: &str) -> Result<(), ApiError> {
     let base = mime
         .split(';')
         .next()

@@ -139,7 +139,12 @@ pub(super) fn apply_env(
         if !var.starts_with("WAGO_") || ENV_OTHER.contains(&var.as_str()) {
             continue;
         }
-        let all = || ENV_KEYS.iter().chain(super::limits::ENV_KEYS);
+        let all = || {
+            ENV_KEYS
+                .iter()
+                .chain(super::limits::ENV_KEYS)
+                .chain(super::guard::ENV_KEYS)
+        };
         let Some(&(_, key, kind)) = all().find(|(v, _, _)| *v == var) else {
             let known: Vec<&str> = all().map(|(v, _, _)| *v).collect();
             return Err(ConfigError::Env {

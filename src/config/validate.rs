@@ -171,6 +171,7 @@ impl Config {
             }
         }
         self.display.validate()?;
-        self.limits.validate()
+        self.limits.validate()?;
+        self.guard.validate()
     }
 }

@@ -10,8 +10,9 @@
 use super::inbound::{classify, event_name, has_media};
 use super::{Engine, SessionCtl};
 use crate::event::now_ms;
+use crate::guard::keywords::Opt;
 use crate::store::messages::StateChange;
-use crate::store::{InboundRecord, MessageRecord, MessageState};
+use crate::store::{InboundRecord, MessageRecord, MessageState, OptChange, Suppression};
 use std::sync::Arc;
 use whatsapp_rust::wacore::proto_helpers::MessageExt;
 use whatsapp_rust::wacore::types::events::InboundMessage;
@@ -85,6 +86,55 @@ pub(super) fn record_of(m: &InboundMessage) -> Option<MessageRecord> {
     })
 }
 
+/// The opt-out or opt-in a received message asks for (its whole text is a
+/// keyword, in a one-to-one chat), with the `recipient.opted_out` event.
+fn opt_change(
+    guard: &crate::guard::Guard,
+    ctl: &SessionCtl,
+    rec: &MessageRecord,
+) -> Option<(OptChange, Option<crate::event::Event>)> {
+    let detail = rec.detail.as_ref();
+    let is_group = detail.and_then(|d| d.get("isGroup")).is_some();
+    if rec.from_me || is_group || rec.kind != "text" {
+        return None;
+    }
+    let text = rec.body.as_deref()?;
+    let opt = guard.keywords().classify(text)?;
+    // The number, also when the chat is addressed by its @lid.
+    let pn = detail
+        .and_then(|d| d.get("senderPn"))
+        .and_then(|v| v.as_str())
+        .unwrap_or(&rec.sender);
+    let phone = crate::guard::recipient_key(pn);
+    match opt {
+        Opt::Out => {
+            let reason = "recipient_requested_stop";
+            let event = ctl.event(
+                "recipient.opted_out",
+                Some(rec.chat.clone()),
+                serde_json::json!({
+                    "instance_id": ctl.id,
+                    "from": format!("+{phone}"),
+                    "phone": phone,
+                    "reason": reason,
+                    "message_text": text,
+                    "message_id": rec.id,
+                    "timestamp": rec.timestamp,
+                }),
+            );
+            let entry = Suppression {
+                phone,
+                reason: reason.into(),
+                source: "keyword".into(),
+                at: now_ms(),
+                message_text: Some(text.to_string()),
+            };
+            Some((OptChange::Out(entry), Some(event)))
+        }
+        Opt::In => Some((OptChange::In(phone), None)),
+    }
+}
+
 #[whatsapp_rust::async_trait]
 impl InboundDurabilityHook for StoreHook {
     async fn on_messages(
@@ -114,15 +164,22 @@ impl InboundDurabilityHook for StoreHook {
             std::process::abort();
         }
         let ctl = self.ctl.clone();
-        // The messages and their webhook jobs commit together, before the ack.
+        let (opt_ctl, guard) = (self.ctl.clone(), self.engine.inner.cfg.guard.clone());
+        // The messages, their webhook jobs and any opt-out they carry commit
+        // together, before the ack.
         let stored = self
             .engine
             .inner
             .store
-            .commit_inbound(&self.ctl.id, records, move |rec| {
-                let name = event_name(&rec.kind, rec.from_me);
-                ctl.event(name, Some(rec.chat.clone()), super::message_payload(rec))
-            })
+            .commit_inbound_with(
+                &self.ctl.id,
+                records,
+                move |rec| {
+                    let name = event_name(&rec.kind, rec.from_me);
+                    ctl.event(name, Some(rec.chat.clone()), super::message_payload(rec))
+                },
+                move |rec| opt_change(&guard, &opt_ctl, rec),
+            )
             .await?;
         if stored > 0 {
             let at = now_ms();

@@ -38,7 +38,7 @@ pub use outgoing::Outgoing;
 pub use status::{Code, SessionStatus, State};
 
 use crate::event::{Event, Me, now_ms};
-use crate::store::{MessageRecord, MessageState, Store, StoreError};
+use crate::store::{Guarded, MessageRecord, MessageState, Store, StoreError};
 use backend::RedbBackend;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -76,6 +76,9 @@ pub struct EngineConfig {
     /// Whether `session.qr_updated` events carry the QR payload; off when
     /// `display.qr_on_lan = false` keeps pairing to people at the box.
     pub qr_in_events: bool,
+    /// The responsible-messaging guard every send passes, and the opt-out
+    /// keywords inbound messages are checked for.
+    pub guard: crate::guard::Guard,
 }
 
 /// What the engine can fail with.
@@ -109,6 +112,9 @@ pub enum EngineError {
     /// WhatsApp refused or failed an immediate operation.
     #[error("WhatsApp: {0}")]
     WhatsApp(String),
+    /// The guard refused the send; nothing was stored.
+    #[error("refused: {}", .0.code())]
+    Refused(crate::guard::Refusal),
 }
 
 /// Commands a session's supervisor obeys.
@@ -354,11 +360,41 @@ impl Engine {
             detail: None,
             payload: Some(out.payload),
         };
-        let (rec, created) = self
-            .inner
-            .store
-            .enqueue_outbound_media(session, rec, out.media)
-            .await?;
+        let guard = self.inner.cfg.guard.clone();
+        let (rec, created) = if guard.enabled() {
+            let req = crate::guard::SendRequest {
+                session: session.to_string(),
+                recipient: crate::guard::recipient_key(&rec.chat),
+                kind: rec.kind.clone(),
+                purpose: out.purpose,
+                purpose_required: out.purpose_required,
+                text: rec.body.clone(),
+            };
+            let recipient = req.recipient.clone();
+            let logged = serde_json::json!({
+                "recipient": req.recipient,
+                "kind": req.kind,
+                "purpose": req.purpose,
+            });
+            let (store, decider) = (self.inner.store.clone(), guard.clone());
+            let decided = store
+                .enqueue_guarded(session, rec, out.media, recipient, move |facts| {
+                    decider.decide(&req, facts)
+                })
+                .await?;
+            match decided {
+                Guarded::Queued { record, created } => (*record, created),
+                Guarded::Refused(r) => {
+                    self.log_refusal(session, &r, logged, guard.now_ms()).await;
+                    return Err(EngineError::Refused(r));
+                }
+            }
+        } else {
+            self.inner
+                .store
+                .enqueue_outbound_media(session, rec, out.media)
+                .await?
+        };
         if created {
             self.inner.expiry_wake.notify_one();
             if let Some(ctl) = self.ctl(session) {
@@ -366,6 +402,28 @@ impl Engine {
             }
         }
         Ok((rec, created))
+    }
+
+    /// Records a refusal in the session's policy log (best effort: a send
+    /// refused is refused even when the log cannot be written).
+    async fn log_refusal(
+        &self,
+        session: &str,
+        r: &crate::guard::Refusal,
+        mut entry: serde_json::Value,
+        at: i64,
+    ) {
+        entry["at"] = at.into();
+        entry["error"] = r.code().into();
+        entry["details"] = r.details();
+        if let Err(e) = self.inner.store.log_refusal(session, entry).await {
+            tracing::warn!(error = %e, "the policy log could not be written");
+        }
+    }
+
+    /// The responsible-messaging guard sends pass.
+    pub fn guard(&self) -> &crate::guard::Guard {
+        &self.inner.cfg.guard
     }
 
     /// The media cap (bytes) and the media URL fetch time limit.

@@ -13,6 +13,10 @@ pub struct Outgoing {
     pub client_id: Option<String>,
     /// Media bytes, stored with the send until it is finished.
     pub media: Option<Vec<u8>>,
+    /// What it is for (`message_purpose`); `None`: the session's default.
+    pub purpose: Option<String>,
+    /// The route requires a purpose (`/api/send-message`): no default applies.
+    pub purpose_required: bool,
 }
 
 impl Outgoing {
@@ -23,7 +27,15 @@ impl Outgoing {
             payload,
             client_id,
             media: None,
+            purpose: None,
+            purpose_required: false,
         }
+    }
+
+    /// The same send with its purpose (`None` keeps the default).
+    pub fn with_purpose(mut self, purpose: Option<String>) -> Self {
+        self.purpose = purpose;
+        self
     }
 
     /// The record's `kind`: `text`, `image`, …, `reaction`, `edit`, `revoke`.

@@ -14,7 +14,9 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 mod commit;
+mod guarded;
 pub use commit::InboundRecord;
+pub use guarded::Guarded;
 
 /// Largest page `list_messages` returns.
 pub const MAX_PAGE: usize = 1000;
@@ -270,30 +272,10 @@ impl Store {
         let session = session.to_string();
         self.run(move |db| {
             let tx = db.begin_write()?;
-            if let Some(cid) = &rec.client_id {
-                let existing = tx
-                    .open_table(MSG_CLIENT_ID)?
-                    .get(key(&session, cid.as_bytes()).as_slice())?
-                    .map(|v| v.value().to_string());
-                if let Some(id) = existing
-                    && let Some(found) = get(&tx, &session, &id)?
-                {
-                    return Ok((found, false));
-                }
+            if let Some(found) = guarded::duplicate(&tx, &session, &rec)? {
+                return Ok((found, false));
             }
-            let rec = insert_new(&tx, &session, rec)?;
-            if let Some(cid) = &rec.client_id {
-                tx.open_table(MSG_CLIENT_ID)?
-                    .insert(key(&session, cid.as_bytes()).as_slice(), rec.id.as_str())?;
-            }
-            tx.open_table(SEND_QUEUE)?
-                .insert(seq_key(&session, rec.seq).as_slice(), rec.id.as_str())?;
-            if let Some(bytes) = &media {
-                tx.open_table(OUTBOUND_MEDIA)?.insert(
-                    key(&session, rec.id.as_bytes()).as_slice(),
-                    bytes.as_slice(),
-                )?;
-            }
+            let rec = guarded::queue_new(&tx, &session, rec, media.as_deref())?;
             tx.commit()?;
             Ok((rec, true))
         })

@@ -13,6 +13,7 @@
 //! Must not know about HTTP or WhatsApp types.
 
 mod error;
+pub mod guard;
 pub mod keys;
 pub mod media;
 pub mod messages;
@@ -24,7 +25,8 @@ mod sessions;
 pub mod tables;
 
 pub use error::StoreError;
-pub use messages::{InboundRecord, MessageRecord, MessageState};
+pub use guard::{Allowed, OptChange, SendFacts, Suppression, Usage};
+pub use messages::{Guarded, InboundRecord, MessageRecord, MessageState};
 pub use outbox::{
     DeadFilter, DeadLetter, DueJob, Format, JobRecord, LogStatus, LoggedEvent, Outcome,
     PRUNE_BATCH, Retention, Scan, SigningSecret, SubStats, Subscription, now_ms,

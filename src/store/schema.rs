@@ -19,6 +19,7 @@ const STEPS: &[Step] = &[
     step_4_webhooks,
     step_5_outbound_media,
     step_6_received_media,
+    step_7_guard,
 ];
 
 /// The schema version this build writes.
@@ -72,6 +73,16 @@ fn step_5_outbound_media(tx: &WriteTransaction) -> Result<(), StoreError> {
 /// Step 6: references to received media (to download it on demand).
 fn step_6_received_media(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(MEDIA_REF)?;
+    Ok(())
+}
+
+/// Step 7: responsible messaging: send decisions, the suppression list,
+/// revoked token hashes, the policy log (the fair-use counters are `meta` rows).
+fn step_7_guard(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(SEND_DECISION)?;
+    tx.open_table(SUPPRESSED)?;
+    tx.open_table(REVOKED_TOKENHASH)?;
+    tx.open_table(POLICY_LOG)?;
     Ok(())
 }
 

@@ -65,7 +65,7 @@ pub fn hash_token(token: &str) -> [u8; 32] {
 const ADMIN_HASH_KEY: &str = "admin_token_sha256";
 const DISPLAY_HASH_KEY: &str = "display_token_sha256";
 
-fn decode(bytes: &[u8]) -> Result<SessionRecord, StoreError> {
+pub(in crate::store) fn decode(bytes: &[u8]) -> Result<SessionRecord, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         table: "session_record",
         reason: e.to_string(),
@@ -77,6 +77,17 @@ fn encode(rec: &SessionRecord) -> Result<Vec<u8>, StoreError> {
 }
 
 impl Store {
+    /// Whether `token` belonged to a session that was deleted.
+    pub async fn token_revoked(&self, token: &str) -> Result<bool, StoreError> {
+        let hash = hash_token(token);
+        self.run(move |db| {
+            let tx = db.begin_read()?;
+            let t = tx.open_table(REVOKED_TOKENHASH)?;
+            Ok(t.get(hash.as_slice())?.is_some())
+        })
+        .await
+    }
+
     /// The stored admin token hash, if one was generated before.
     pub async fn admin_token_hash(&self) -> Result<Option<[u8; 32]>, StoreError> {
         self.run(|db| {
@@ -265,8 +276,9 @@ impl Store {
         Ok(found)
     }
 
-    /// Deletes a session: its record, its token and its webhook
-    /// subscriptions (with their pending and dead jobs), in one transaction.
+    /// Deletes a session: its record, its token (remembered as revoked), its
+    /// webhook subscriptions (with their pending and dead jobs), its
+    /// fair-use counters and suppression list, in one transaction.
     /// Returns whether the session existed. Rings the bell when
     /// subscriptions went, so their workers stop. The WhatsApp key store is
     /// the engine's to wipe first (`Engine::logout`).
@@ -286,9 +298,12 @@ impl Store {
                         && let Ok(hash) = hex::decode(&rec.token_sha256)
                     {
                         tx.open_table(TOKENHASH_SESSION)?.remove(hash.as_slice())?;
+                        tx.open_table(REVOKED_TOKENHASH)?
+                            .insert(hash.as_slice(), super::now_ms())?;
                     }
                     removed.is_some()
                 };
+                super::guard::delete_session_rows_in(&tx, &id)?;
                 tx.commit()?;
                 Ok((existed, subs))
             })

@@ -7,7 +7,8 @@
 
 use redb::TableDefinition;
 
-/// `"schema_version"` → the last upgrade step applied. Other keys: small settings.
+/// `"schema_version"` → the last upgrade step applied. Other keys: small
+/// settings and counters (`msg_seq`, the guard's `guard_day\0…` / `guard_month\0…`).
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Setting name → bytes (`"admin_token_sha256"` → 32-byte SHA-256 of the admin token).
@@ -175,3 +176,25 @@ pub const PENDING_JOB: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new
 /// (subscription id, event seq) → JSON `JobRecord`: jobs that gave up, kept until
 /// replayed or discarded.
 pub const DEAD_JOB: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("dead_job");
+
+// ---- Responsible messaging (store::guard) ---------------------------------
+
+// A session's fair-use counters are `meta` rows: `guard_day\0<session>` and
+// `guard_month\0<session>` → `period << 40 | count` (see `store::guard`).
+
+/// session ‖ 0 ‖ message id → JSON decision the guard took on that accepted
+/// send (its purpose and the counters it used), written with the message.
+pub const SEND_DECISION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("send_decision");
+
+/// session ‖ 0 ‖ phone digits → JSON `Suppression`: recipients who opted out
+/// or whom the operator blocked.
+pub const SUPPRESSED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("suppressed");
+
+/// SHA-256 of a deleted session's token → when it was revoked (Unix ms), so
+/// `/api/send-message` can tell a revoked key from one it never knew.
+pub const REVOKED_TOKENHASH: TableDefinition<&[u8], i64> =
+    TableDefinition::new("revoked_tokenhash");
+
+/// session ‖ 0 ‖ per-session seq (u64 BE) → JSON refusal: the policy log,
+/// the newest `guard::MAX_POLICY_LOG` refusals of each session.
+pub const POLICY_LOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("policy_log");

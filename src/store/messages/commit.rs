@@ -18,6 +18,7 @@ use super::{
     seq_key,
 };
 use crate::event::Event;
+use crate::store::guard::{OptChange, apply_opt};
 use crate::store::media::put_media_ref;
 use crate::store::outbox::record_events;
 use crate::store::tables::{OUTBOUND_MEDIA, SEND_QUEUE};
@@ -43,15 +44,35 @@ impl Store {
         &self,
         session: &str,
         batch: Vec<InboundRecord>,
-        mut event_of: F,
+        event_of: F,
     ) -> Result<usize, StoreError>
     where
         F: FnMut(&MessageRecord) -> Event + Send + 'static,
     {
+        self.commit_inbound_with(session, batch, event_of, |_| None)
+            .await
+    }
+
+    /// [`Store::commit_inbound`] that also applies the opt-out or opt-in
+    /// `opt_of` finds in each new message (the guard's keywords) to the
+    /// session's suppression list in the same transaction, with its event
+    /// when the list changed: an opt-out is durable before WhatsApp is acked.
+    pub async fn commit_inbound_with<F, O>(
+        &self,
+        session: &str,
+        batch: Vec<InboundRecord>,
+        mut event_of: F,
+        mut opt_of: O,
+    ) -> Result<usize, StoreError>
+    where
+        F: FnMut(&MessageRecord) -> Event + Send + 'static,
+        O: FnMut(&MessageRecord) -> Option<(OptChange, Option<Event>)> + Send + 'static,
+    {
         let session = session.to_string();
-        let ((), seqs) = self
+        let (new, _) = self
             .commit_events(move |tx| {
                 let mut events = Vec::new();
+                let mut new = 0;
                 for InboundRecord { record, media } in batch {
                     if let Some(media) = &media {
                         put_media_ref(tx, &session, &record.id, &record.kind, media)?;
@@ -76,13 +97,19 @@ impl Store {
                                 rec.timestamp,
                             )?;
                         }
+                        new += 1;
                         events.push(event_of(&rec));
+                        if let Some((change, event)) = opt_of(&rec)
+                            && apply_opt(tx, &session, &change)?
+                        {
+                            events.extend(event);
+                        }
                     }
                 }
-                Ok(((), events))
+                Ok((new, events))
             })
             .await?;
-        Ok(seqs.len())
+        Ok(new)
     }
 
     /// Moves messages `ids` of `session` forward to `state` (a receipt, at

@@ -19,6 +19,9 @@ pub const DEFAULT_OTP_TEMPLATE: &str = "Your verification code is %s";
 struct SendText {
     to: String,
     text: String,
+    /// What the message is for (see the README's "Responsible messaging").
+    #[serde(default)]
+    message_purpose: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -27,6 +30,9 @@ struct SendOtp {
     code: String,
     #[serde(default)]
     template: Option<String>,
+    /// What the message is for; a code is `authentication` unless said otherwise.
+    #[serde(default)]
+    message_purpose: Option<String>,
 }
 
 /// `POST /send-text`.
@@ -41,7 +47,8 @@ pub async fn text(app: &App, req: Request<Incoming>) -> Result<Response<Body>, A
         body: r.text,
         quote: None,
     };
-    let out = Outgoing::new(&r.to, payload, client_id(&headers, None)?);
+    let out =
+        Outgoing::new(&r.to, payload, client_id(&headers, None)?).with_purpose(r.message_purpose);
     answer(app, &session.id, out).await
 }
 
@@ -72,7 +79,8 @@ pub async fn otp(app: &App, req: Request<Incoming>) -> Result<Response<Body>, Ap
         body: text,
         quote: None,
     };
-    let out = Outgoing::new(&r.to, payload, client_id(&headers, None)?);
+    let purpose = r.message_purpose.or(Some("authentication".into()));
+    let out = Outgoing::new(&r.to, payload, client_id(&headers, None)?).with_purpose(purpose);
     answer(app, &session.id, out).await
 }
 
