@@ -16,8 +16,8 @@ mod guard;
 mod limits;
 mod validate;
 
+pub use crate::guard::settings::{GuardConfig, SessionGuardConfig, limits_of as guard_limits};
 pub use display::{DISPLAY_TOKEN_FILE, DisplayConfig, Driver, PixelFormat};
-pub use guard::{GuardConfig, SessionGuardConfig, limits_of as guard_limits};
 pub use limits::LimitsConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;

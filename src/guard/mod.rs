@@ -24,12 +24,13 @@ pub mod keywords;
 pub mod period;
 pub mod policy;
 pub mod purpose;
+pub mod settings;
 pub mod throttle;
 
-use crate::config::GuardConfig;
 use crate::store::{Allowed, SendFacts, Usage};
 use keywords::Keywords;
 use serde_json::{Value, json};
+use settings::GuardConfig;
 use std::sync::{Arc, Mutex};
 use throttle::{Rate, Scope, Throttle};
 
@@ -275,7 +276,7 @@ impl Guard {
         let daily = s.and_then(|s| s.daily_limit).or(c.daily_limit);
         let monthly = s.and_then(|s| s.monthly_limit).or(c.monthly_limit);
         // Validated at start: a plan always resolves.
-        let (d, m) = crate::config::guard_limits(&plan, daily, monthly).unwrap_or((0, 0));
+        let (d, m) = settings::limits_of(&plan, daily, monthly).unwrap_or((0, 0));
         let shown = if daily.is_some() && monthly.is_some() {
             "custom".to_string()
         } else {

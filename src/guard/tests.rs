@@ -1,7 +1,7 @@
 //! The decision, table-driven, on an injected clock.
 
+use super::settings::SessionGuardConfig;
 use super::*;
-use crate::config::SessionGuardConfig;
 use crate::store::Suppression;
 use std::sync::atomic::{AtomicI64, Ordering};
 
