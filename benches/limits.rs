@@ -5,15 +5,20 @@
 //! 127.0.1.64, each within its 20 requests/s) send `GET /health` at 19/s
 //! each on a keep-alive connection for 5 s; then the same again while peer
 //! 127.0.0.2 holds up to 2,000 idle and 200 slowloris connections and
-//! floods `GET /health` and `POST /send/text` from 16 closed-loop workers.
-//! Prints one line per phase: offered and served requests/s of the
-//! well-behaved peers, their p50/p99, and the flood's own rate and answers;
-//! then the gateway's peak RSS (`VmHWM`) and open fds.
+//! floods `GET /health` and `POST /send/text` at 5,000 requests/s, pipelined
+//! over 8 keep-alive connections (`tests/support/flood.rs`, as in the load
+//! test `tests/limits_flood.rs`). Prints one line per phase: offered and
+//! served requests/s of the well-behaved peers, their p50/p99, the flood's
+//! offered and answered rates; then the gateway's peak RSS (`VmHWM`, over
+//! the whole run), its RSS and open fds at the end of the flood.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../tests/support/flood.rs"]
+mod flood;
+
+use common::{Gateway, Opts, create_session};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,7 +30,9 @@ const PEER_RATE: u64 = 19;
 const PHASE: Duration = Duration::from_secs(5);
 const IDLE: usize = 2000;
 const SLOWLORIS: usize = 200;
-const FLOOD_WORKERS: usize = 16;
+const FLOOD_RATE: u64 = 5000;
+const FLOOD_CONNS: usize = 8;
+const FLOOD_WINDOW: u64 = 256;
 
 async fn connect_from(ip: IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
     let s = TcpSocket::new_v4()?;
@@ -85,12 +92,7 @@ async fn well_behaved(addr: SocketAddr) -> (f64, f64, f64, f64) {
 }
 
 /// Peer 127.0.0.2's idle, slowloris and flood load until `stop`.
-fn flood(
-    addr: SocketAddr,
-    token: String,
-    stop: Arc<AtomicBool>,
-) -> Arc<Mutex<BTreeMap<String, u64>>> {
-    let answers = Arc::new(Mutex::new(BTreeMap::new()));
+fn start_flood(addr: SocketAddr, token: String, stop: Arc<AtomicBool>) -> Arc<flood::Stats> {
     let a = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
     {
         let stop = stop.clone();
@@ -124,107 +126,70 @@ fn flood(
             }
         });
     }
-    for w in 0..FLOOD_WORKERS {
-        let (stop, answers, token) = (stop.clone(), answers.clone(), token.clone());
-        tokio::spawn(async move {
-            let c = reqwest::Client::builder()
-                .no_proxy()
-                .local_address(a)
-                .timeout(Duration::from_secs(2))
-                .build()
-                .expect("client");
-            let mut n = w;
-            while !stop.load(Ordering::Relaxed) {
-                let r = if n % 2 == 0 {
-                    c.get(format!("http://{addr}/health")).send().await
-                } else {
-                    c.post(format!("http://{addr}/send/text"))
-                        .header("token", &token)
-                        .json(&serde_json::json!({ "Phone": "15551239999", "Body": "flood" }))
-                        .send()
-                        .await
-                };
-                let key = r.map_or("error".to_string(), |r| r.status().as_u16().to_string());
-                *answers.lock().expect("answers").entry(key).or_default() += 1;
-                n += 1;
-            }
-        });
-    }
-    answers
+    let (_, stats) = flood::start(
+        flood::Plan {
+            from: a,
+            to: addr,
+            token,
+            rate: FLOOD_RATE,
+            conns: FLOOD_CONNS,
+            window: FLOOD_WINDOW,
+        },
+        stop,
+    );
+    stats
+}
+
+fn status_line(pid: u32, key: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .map_or_else(
+            || format!("{key} ?"),
+            |l| l.split_whitespace().collect::<Vec<_>>().join(" "),
+        )
 }
 
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wago"))
-        .env_clear()
-        .env("WAGO_DATA_DIR", dir.path())
-        .env("WAGO_LISTEN", "127.0.0.1:0")
-        .env("WAGO_LOG", "warn,wago::daemon=info")
+    let gw = Gateway::start_with(
+        dir.path(),
         // The server's limits only: the guard's sending speed would refuse
         // most sends and change what the flood costs.
-        .env("WAGO_GUARD_ENABLED", "false")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn wago");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(a) = line.split("listening addr=").nth(1)
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send(a.trim().to_string());
-            }
-        }
-    });
-    let addr: SocketAddr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("gateway listens")
-        .parse()
-        .expect("addr");
-    let admin = std::fs::read_to_string(dir.path().join("admin-token")).expect("admin token");
-    let v: serde_json::Value = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
-        .post(format!("http://{addr}/session/init"))
-        .header("token", admin.trim())
-        .json(&serde_json::json!({ "Name": "flooder" }))
-        .send()
-        .await
-        .expect("init")
-        .json()
-        .await
-        .expect("json");
-    let token = v["data"]["Token"].as_str().expect("token").to_string();
+        &Opts::default()
+            .env("WAGO_LOG", "warn,wago::daemon=info")
+            .env("WAGO_GUARD_ENABLED", "false"),
+    );
+    let (addr, pid) = (gw.addr, gw.pid());
+    let (_, token) = create_session(&gw, &gw.admin_token(), "flooder").await;
 
     let (o, s, p50, p99) = well_behaved(addr).await;
     println!(
-        "alone:      {PEERS} well-behaved peers offered {o:.0} req/s, served {s:.0} req/s, p50 {p50:.1} ms, p99 {p99:.1} ms"
+        "alone:      {PEERS} well-behaved peers offered {o:.0} req/s, served {s:.0} req/s, p50 {p50:.1} ms, p99 {p99:.1} ms; {}",
+        status_line(pid, "VmRSS:")
     );
     let stop = Arc::new(AtomicBool::new(false));
-    let answers = flood(addr, token, stop.clone());
+    let stats = start_flood(addr, token, stop.clone());
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let before: u64 = answers.lock().expect("answers").values().sum();
+    let before = stats.counts();
     let (o, s, p50, p99) = well_behaved(addr).await;
-    let after = answers.lock().expect("answers").clone();
-    stop.store(true, Ordering::Relaxed);
-    let flood_rate = (after.values().sum::<u64>() - before) as f64 / PHASE.as_secs_f64();
-    println!(
-        "with flood: {PEERS} well-behaved peers offered {o:.0} req/s, served {s:.0} req/s, p50 {p50:.1} ms, p99 {p99:.1} ms; flood {flood_rate:.0} req/s, answers so far {after:?}"
+    let after = stats.counts();
+    let (rss, fds) = (
+        status_line(pid, "VmRSS:"),
+        std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count()),
     );
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    let hwm = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .unwrap_or("VmHWM: ?")
-        .to_string();
-    let fds = std::fs::read_dir(format!("/proc/{}/fd", child.id())).map_or(0, |d| d.count());
-    println!("gateway: {hwm} (peak RSS), {fds} fds open at the end of the flood");
-    let _ = child.kill();
-    let _ = child.wait();
+    stop.store(true, Ordering::Relaxed);
+    let secs = PHASE.as_secs_f64();
+    println!(
+        "with flood: {PEERS} well-behaved peers offered {o:.0} req/s, served {s:.0} req/s, p50 {p50:.1} ms, p99 {p99:.1} ms; flood offered {:.0} req/s, answered {:.0} req/s; answers {:?}",
+        (after.0 - before.0) as f64 / secs,
+        (after.1 - before.1) as f64 / secs,
+        stats.statuses.lock().expect("statuses"),
+    );
+    println!(
+        "gateway: {} (peak RSS), {rss} and {fds} fds open at the end of the flood",
+        status_line(pid, "VmHWM:")
+    );
 }

@@ -106,9 +106,7 @@ pub async fn serve(
     )
     .map_err(|e| DaemonError::Webhook(e.to_string()))?;
     tasks.close();
-    let bound = tokio::net::TcpListener::bind(addr)
-        .await
-        .and_then(|l| Ok((l.local_addr()?, l)));
+    let bound = crate::server::bind(addr).and_then(|l| Ok((l.local_addr()?, l)));
     let (bound, listener) = match bound {
         Ok(x) => x,
         Err(e) => {

@@ -4,8 +4,17 @@
 //! within 1 s, every accepted send is queued, and the gateway's fds and
 //! peak RSS stay under their bounds. Alone in its own test binary, so it
 //! never shares the CPU with another gateway of the suite.
+//!
+//! Peer A's flood is offered at 5,000 requests/s, pipelined over a few
+//! keep-alive connections on a thread of its own (`support/flood.rs`); the
+//! report prints the rate offered and the rate answered, and what the
+//! answers were (nearly all `429 rate_limited`: the peer's rate). Bounded:
+//! the flood lasts `FLOOD_SECS` after the idle connections are open, the
+//! whole test about 15 s.
 
 mod common;
+#[path = "support/flood.rs"]
+mod flood;
 #[path = "support/peers.rs"]
 mod peers;
 
@@ -16,6 +25,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// When the test began.
+static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// ", sent N.N s into the test".
+fn at(started: Instant) -> String {
+    T0.get().map_or_else(String::new, |t0| {
+        format!(
+            ", sent {:.1} s into the test",
+            started.duration_since(*t0).as_secs_f64()
+        )
+    })
+}
 
 /// Latencies of one kind of probe, and how many failed.
 #[derive(Default)]
@@ -29,8 +51,12 @@ impl Probe {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         match outcome {
             Ok(200) if ms < 1000.0 => self.ok_ms.push(ms),
-            Ok(s) => self.failures.push(format!("status {s} after {ms:.0} ms")),
-            Err(e) => self.failures.push(format!("{e} after {ms:.0} ms")),
+            Ok(s) => self
+                .failures
+                .push(format!("status {s} after {ms:.0} ms{}", at(started))),
+            Err(e) => self
+                .failures
+                .push(format!("{e} after {ms:.0} ms{}", at(started))),
         }
     }
 
@@ -85,11 +111,14 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 /// Idle connections, slowloris connections and the request flood of peer A.
 const IDLE: usize = 2000;
 const SLOWLORIS: usize = 200;
-/// Target flood rate, requests/s. The issue asks 5,000/s; on the 2-core CI
-/// machine the debug-built client and gateway share the CPU, and the client
-/// reaches about 2,000/s (the achieved rate is printed), so that is the aim.
-const FLOOD_RATE: u64 = 2000;
-const FLOOD_WORKERS: u64 = 16;
+/// Flood rate offered, requests/s (the issue's 5,000/s), over
+/// `FLOOD_CONNS` pipelined keep-alive connections with at most
+/// `FLOOD_WINDOW` requests in flight each. The offered and answered rates
+/// are printed: when the gateway answers slower, the window holds the
+/// offered rate down to the answered one.
+const FLOOD_RATE: u64 = 5000;
+const FLOOD_CONNS: usize = 8;
+const FLOOD_WINDOW: u64 = 256;
 const FLOOD_SECS: u64 = 10;
 /// The gateway's fd bound: 1.25 × `limits.max_connections` (256 by default:
 /// open ones and those being closed) plus the store, the listener, the log
@@ -101,6 +130,7 @@ const MEMORY_MAX_KIB: u64 = 256 * 1024;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_flooding_peer_cannot_lock_out_the_others() {
     raise_fd_limit();
+    T0.get_or_init(Instant::now);
     let dir = tempfile::tempdir().expect("tempdir");
     // The server's limits at their defaults: this test also runs against a
     // gateway without limits. The guard's sending speed (30 a minute per
@@ -205,59 +235,19 @@ async fn one_flooding_peer_cannot_lock_out_the_others() {
     }
 
     let flood_started = Instant::now();
-    // Peer A (127.0.0.2): the flood of requests, half of them sends.
-    let flood_sent = Arc::new(AtomicU64::new(0));
-    let flood_answers = Arc::new(Mutex::new(std::collections::BTreeMap::<String, u64>::new()));
-    let sent_a = Arc::new(Mutex::new(Vec::<String>::new()));
-    for w in 0..FLOOD_WORKERS {
-        let (stop, flood_sent, flood_answers, sent_a) = (
-            stop.clone(),
-            flood_sent.clone(),
-            flood_answers.clone(),
-            sent_a.clone(),
-        );
-        let (url, token) = (format!("http://{addr}"), tok_a.clone());
-        tasks.push(tokio::spawn(async move {
-            let c = reqwest::Client::builder()
-                .no_proxy()
-                .local_address(peer(2))
-                .timeout(Duration::from_secs(2))
-                .build()
-                .expect("client");
-            let mut tick = tokio::time::interval(Duration::from_micros(
-                1_000_000 * FLOOD_WORKERS / FLOOD_RATE,
-            ));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            let mut n = w;
-            while !stop.load(Ordering::Relaxed) {
-                tick.tick().await;
-                flood_sent.fetch_add(1, Ordering::Relaxed);
-                let r = if n % 2 == 0 {
-                    c.get(format!("{url}/health")).send().await
-                } else {
-                    c.post(format!("{url}/send/text"))
-                        .header("token", &token)
-                        .json(&json!({ "Phone": "15551239999", "Body": format!("a{n}") }))
-                        .send()
-                        .await
-                };
-                let key = match r {
-                    Ok(r) => {
-                        let s = r.status().as_u16().to_string();
-                        if let Ok(v) = r.json::<Value>().await
-                            && let Some(id) = v["data"]["Id"].as_str()
-                        {
-                            sent_a.lock().expect("lock").push(id.to_string());
-                        }
-                        s
-                    }
-                    Err(_) => "error".to_string(),
-                };
-                *flood_answers.lock().expect("lock").entry(key).or_default() += 1;
-                n += FLOOD_WORKERS;
-            }
-        }));
-    }
+    // Peer A (127.0.0.2): the flood of requests, half of them sends,
+    // pipelined over a few keep-alive connections (see support/flood.rs).
+    let (flood_thread, flood_stats) = flood::start(
+        flood::Plan {
+            from: peer(2),
+            to: addr,
+            token: tok_a.clone(),
+            rate: FLOOD_RATE,
+            conns: FLOOD_CONNS,
+            window: FLOOD_WINDOW,
+        },
+        stop.clone(),
+    );
 
     // Peer A's slowloris connections: a header line a second, never the end.
     let slow_open = Arc::new(AtomicU64::new(0));
@@ -310,6 +300,7 @@ async fn one_flooding_peer_cannot_lock_out_the_others() {
                 held.push(s);
             }
         }
+        let opened_in = flood_started.elapsed().as_secs_f64();
         tokio::time::sleep(Duration::from_secs(FLOOD_SECS)).await;
         // How many of them the gateway still holds open.
         let mut still_open = 0;
@@ -322,13 +313,14 @@ async fn one_flooding_peer_cannot_lock_out_the_others() {
                 still_open += 1;
             }
         }
-        (opened, still_open)
+        (opened, still_open, opened_in)
     };
     stop.store(true, Ordering::Relaxed);
     let flood_secs = flood_started.elapsed().as_secs_f64();
     for t in tasks {
         let _ = t.await;
     }
+    let _ = flood_thread.join();
     let hwm = vm_hwm_kib(pid);
     let fds = max_fds.load(Ordering::Relaxed) as usize;
 
@@ -337,16 +329,14 @@ async fn one_flooding_peer_cannot_lock_out_the_others() {
         std::mem::take(&mut *send_b.lock().expect("lock")),
         std::mem::take(&mut *disp.lock().expect("lock")),
     );
-    let flood = flood_sent.load(Ordering::Relaxed);
     eprintln!("--- flood report ---");
     eprintln!(
-        "peer A: {} idle connections opened ({} still open at the end), {} slowloris, {} requests in {flood_secs:.1} s (~{:.0}/s, target {FLOOD_RATE}/s): {:?}",
+        "peer A: {} idle connections opened in {:.1} s ({} still open at the end), {} slowloris; requests (target {FLOOD_RATE}/s): {}",
         idle_opened.0,
+        idle_opened.2,
         idle_opened.1,
         slow_open.load(Ordering::Relaxed),
-        flood,
-        flood as f64 / flood_secs,
-        flood_answers.lock().expect("lock")
+        flood_stats.summary(flood_secs),
     );
     eprintln!("{}", health_b.summary("peer B GET /health"));
     eprintln!("{}", send_b.summary("peer B POST /send/text"));
@@ -369,12 +359,25 @@ async fn one_flooding_peer_cannot_lock_out_the_others() {
         );
         assert!(p.ok_ms.len() >= 10, "{name}: too few probes ran");
     }
+    // The flood was answered, and mostly refused by the peer's rate.
+    let (_, answered) = flood_stats.counts();
+    let limited = flood_stats
+        .statuses
+        .lock()
+        .expect("lock")
+        .get(&429)
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        limited * 2 > answered,
+        "peer A's flood was not rate-limited: {limited} of {answered} answers were 429"
+    );
     assert!(fds <= FD_BOUND, "gateway held {fds} fds, bound {FD_BOUND}");
     assert!(hwm < MEMORY_MAX_KIB, "gateway peak RSS {hwm} KiB");
 
     // Every accepted send is in the queue.
     let sent_b = std::mem::take(&mut *sent_b.lock().expect("lock"));
-    let sent_a = std::mem::take(&mut *sent_a.lock().expect("lock"));
+    let sent_a = std::mem::take(&mut *flood_stats.accepted.lock().expect("lock"));
     for (token, ids) in [(&tok_b, &sent_b), (&tok_a, &sent_a)] {
         let mut queued = std::collections::HashMap::new();
         let mut after = 0u64;

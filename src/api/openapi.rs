@@ -6,6 +6,11 @@
 //! `components.schemas`, and a path or schema name defined twice: the
 //! daemon checks it before listening and the unit tests check it too, so a
 //! clash is never a silent overwrite.
+//!
+//! The answers the server gives before any route sees a request (`429
+//! rate_limited`, `503 too_many_connections`: see `crate::server`) are added
+//! to every operation by the merge ([`SERVER_RESPONSES`]), so no fragment
+//! repeats them and no new route can miss them.
 
 use super::reply::{ApiError, Body};
 use bytes::Bytes;
@@ -53,6 +58,40 @@ pub const FRAGMENTS: &[(&str, &str)] = &[
     ),
     ("guard.json", include_str!("../../docs/openapi/guard.json")),
 ];
+
+/// Answers of the server itself, whatever the route: status and the shared
+/// response of `base.json` each operation gets (unless it lists that status).
+pub const SERVER_RESPONSES: &[(&str, &str)] = &[
+    ("429", "#/components/responses/RateLimited"),
+    ("503", "#/components/responses/TooManyConnections"),
+];
+
+/// The HTTP methods that are operations under a path item.
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Adds [`SERVER_RESPONSES`] to every operation of `doc`.
+fn add_server_responses(doc: &mut Map<String, Value>) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for (method, op) in item.iter_mut() {
+            if !METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (status, r) in SERVER_RESPONSES {
+                responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| serde_json::json!({ "$ref": r }));
+            }
+        }
+    }
+}
 
 /// Why the document cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +199,7 @@ pub fn merge(
             }
         }
     }
+    add_server_responses(&mut doc);
     Ok(Value::Object(doc))
 }
 

@@ -10,10 +10,6 @@ use std::collections::BTreeSet;
 /// documented, the test fails until it is removed from this list.
 const PENDING: &[(&str, &str)] = &[];
 
-const METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "patch", "head", "options", "trace",
-];
-
 fn doc() -> Value {
     merge(BASE, FRAGMENTS).expect("the document merges")
 }
@@ -65,6 +61,28 @@ fn every_ref_resolves() {
             .strip_prefix('#')
             .unwrap_or_else(|| panic!("only local refs: {r}"));
         assert!(d.pointer(pointer).is_some(), "unresolved $ref {r}");
+    }
+}
+
+#[test]
+fn every_operation_lists_the_servers_own_answers() {
+    let d = doc();
+    for (status, r) in SERVER_RESPONSES {
+        let shared = d
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("{r} in base.json"));
+        assert!(
+            shared["headers"]["Retry-After"].is_object(),
+            "{r} documents Retry-After"
+        );
+        // By the shared response, unless a fragment lists its own
+        // (which then must describe the server's answer too).
+        for (method, path, op) in operations(&d) {
+            assert!(
+                op["responses"][status].is_object(),
+                "{method} {path}: {status}"
+            );
+        }
     }
 }
 

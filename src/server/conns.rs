@@ -6,7 +6,11 @@
 //! at once, so the counts are right before the task gets to run. Holds at
 //! most `max_connections` entries; every scan is linear over them. Those
 //! closed but not yet dropped are counted too: with them, no more than
-//! 1.25 × `max_connections` sockets are ever open (the fd bound).
+//! 1.25 × `max_connections` sockets are ever open (the fd bound). A peer
+//! that reconnects faster than its recycled connections' tasks drop them
+//! (a connect storm on a busy box) is refused once it has a whole
+//! `peer_connections` of them still closing, so it alone never fills that
+//! bound and locks the other peers out.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -85,14 +89,26 @@ pub fn is_local(ip: IpAddr) -> bool {
     }
 }
 
+/// Counts one less for `ip` in `counts`, dropping it at zero.
+fn forget(counts: &mut HashMap<IpAddr, usize>, ip: IpAddr) {
+    if let Some(n) = counts.get_mut(&ip) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(&ip);
+        }
+    }
+}
+
 /// The open connections.
 #[derive(Default)]
 pub struct Table {
     entries: HashMap<ConnId, Entry>,
     peers: HashMap<IpAddr, usize>,
-    /// Kicked connections whose task has not dropped the socket yet: they
-    /// still hold a file descriptor.
-    closing: usize,
+    /// Kicked connections whose task has not dropped the socket yet (they
+    /// still hold a file descriptor), and whose they were.
+    closing: HashMap<ConnId, IpAddr>,
+    /// Those per peer.
+    closing_peers: HashMap<IpAddr, usize>,
     next: ConnId,
 }
 
@@ -125,12 +141,16 @@ impl Table {
     ) -> Result<(ConnId, Arc<Notify>, Vec<Shed>), (Refusal, Vec<Shed>)> {
         let mut shed = Vec::new();
         // Sockets being closed still count towards the fd bound.
-        if self.open() + self.closing >= caps.max + caps.max / 4 {
+        if self.open() + self.closing.len() >= caps.max + caps.max / 4 {
             return Err((Refusal::MaxConnections, shed));
         }
         let local = is_local(ip);
         let peer_cap = caps.peer + if local { caps.local_reserved } else { 0 };
         if self.count(ip) >= peer_cap {
+            // Recycling its own faster than they close: no more sockets.
+            if self.closing_of(ip) >= peer_cap {
+                return Err((Refusal::PeerConnections, shed));
+            }
             match self.oldest(|e| e.ip == ip && e.phase == Phase::Waiting) {
                 Some(id) => {
                     self.kick(id);
@@ -227,26 +247,24 @@ impl Table {
 
     /// Forgets `id` (its task ended). Nothing happens if it was kicked.
     pub fn remove(&mut self, id: ConnId) {
-        match self.entries.remove(&id) {
-            Some(e) => self.forget_peer(e.ip),
-            None => self.closing = self.closing.saturating_sub(1),
+        if let Some(e) = self.entries.remove(&id) {
+            forget(&mut self.peers, e.ip);
+        } else if let Some(ip) = self.closing.remove(&id) {
+            forget(&mut self.closing_peers, ip);
         }
+    }
+
+    /// Kicked connections of `ip` still closing.
+    fn closing_of(&self, ip: IpAddr) -> usize {
+        self.closing_peers.get(&ip).copied().unwrap_or(0)
     }
 
     fn kick(&mut self, id: ConnId) {
         if let Some(e) = self.entries.remove(&id) {
             e.kick.notify_one();
-            self.forget_peer(e.ip);
-            self.closing += 1;
-        }
-    }
-
-    fn forget_peer(&mut self, ip: IpAddr) {
-        if let Some(n) = self.peers.get_mut(&ip) {
-            *n -= 1;
-            if *n == 0 {
-                self.peers.remove(&ip);
-            }
+            forget(&mut self.peers, e.ip);
+            self.closing.insert(id, e.ip);
+            *self.closing_peers.entry(e.ip).or_default() += 1;
         }
     }
 
@@ -398,25 +416,53 @@ mod tests {
     fn sockets_still_closing_count_towards_the_fd_bound() {
         let base = Instant::now();
         let mut tb = Table::default();
-        // Peer .2 recycles its own idle connections; their tasks have not run yet.
+        // Peers .2 to .5 connect a second apart; under pressure each new
+        // connection closes the oldest idle one, and the kicked tasks have
+        // not run yet.
         let mut first = Vec::new();
         for n in 0..40u64 {
-            match tb.admit(ip(2), t(n, base), &CAPS) {
+            let p = 2 + (n % 4) as u8;
+            match tb.admit(ip(p), t(n * 1000, base), &CAPS) {
                 Ok((id, _, _)) => first.push(id),
                 Err((r, _)) => {
                     assert_eq!(r, Refusal::MaxConnections);
-                    assert_eq!(tb.open() + tb.closing, CAPS.max + CAPS.max / 4);
+                    assert_eq!(tb.open() + tb.closing.len(), CAPS.max + CAPS.max / 4);
                     // Once the kicked tasks drop their sockets, room again.
                     for id in first.drain(..) {
                         tb.remove(id);
                     }
-                    assert_eq!(tb.closing, 0);
-                    tb.admit(ip(2), t(n, base), &CAPS).expect("room again");
+                    assert!(tb.closing.is_empty() && tb.closing_peers.is_empty());
+                    tb.admit(ip(2), t(n * 1000, base), &CAPS)
+                        .expect("room again");
                     return;
                 }
             }
         }
         panic!("never refused");
+    }
+
+    #[test]
+    fn a_peer_recycling_faster_than_its_sockets_close_is_refused_alone() {
+        let base = Instant::now();
+        let mut tb = Table::default();
+        let mut refused = 0;
+        for n in 0..40u64 {
+            match tb.admit(ip(2), t(n, base), &CAPS) {
+                Ok(_) => {}
+                Err((r, shed)) => {
+                    assert_eq!(r, Refusal::PeerConnections);
+                    assert!(shed.is_empty(), "nothing more closed for it");
+                    refused += 1;
+                }
+            }
+        }
+        // Its cap open and as many closing: the rest refused.
+        assert_eq!(tb.count(ip(2)), CAPS.peer);
+        assert_eq!(tb.closing_of(ip(2)), CAPS.peer);
+        assert_eq!(refused, 40 - 2 * CAPS.peer);
+        // Far from the fd bound: another peer still gets in.
+        assert!(tb.open() + tb.closing.len() < CAPS.max + CAPS.max / 4);
+        tb.admit(ip(3), t(50, base), &CAPS).expect("another peer");
     }
 
     #[test]

@@ -29,6 +29,28 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+/// The listening socket's accept queue. Connects the kernel completes while
+/// the accept loop is busy wait there; once it is full, every peer's SYN is
+/// dropped and retried a second later. One peer opening connections in
+/// bursts filled the default (128) and held up the well-behaved ones' connects
+/// by 1 s; a thousand absorb such bursts (the kernel caps it at
+/// `net.core.somaxconn`, 4096 by default). Queued connections are the
+/// kernel's until accepted: no file descriptors of the gateway.
+pub const BACKLOG: u32 = 1024;
+
+/// Binds the listening socket on `addr` with [`BACKLOG`].
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std and tokio do: a restart binds while old sockets are in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// How often idle and slow connections are looked at under pressure.
 pub const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
 
