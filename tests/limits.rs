@@ -134,6 +134,46 @@ async fn a_token_over_its_rate_gets_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn sends_refused_by_the_request_rate_never_reach_the_guard_s_counts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start_with_config(dir.path(), "[limits]\ntoken_rate = 1\ntoken_burst = 3\n");
+    let (_, token) = create_session(&gw, &gw.admin_token(), "till").await;
+    let lan = client_from(peer(2), Duration::from_secs(10));
+    let (mut accepted, mut limited) = (0u64, 0u64);
+    for i in 0..8 {
+        let r = lan
+            .post(gw.url("/send/text"))
+            .header("token", &token)
+            .json(&serde_json::json!({ "Phone": format!("1555000010{i}"), "Body": "your order is ready" }))
+            .send()
+            .await
+            .expect("send");
+        match r.status().as_u16() {
+            200 | 201 | 202 => accepted += 1,
+            429 => {
+                let v: Value = r.json().await.expect("json");
+                assert_eq!(
+                    v["error"], "rate_limited",
+                    "the server's rate, not the guard's: {v}"
+                );
+                limited += 1;
+            }
+            s => panic!("send {i}: unexpected {s}"),
+        }
+    }
+    assert!(
+        accepted >= 3 && limited >= 1,
+        "accepted {accepted}, limited {limited}"
+    );
+    // From the box itself (not rate-limited): the guard counted exactly the
+    // sends that got in.
+    let (s, usage) = common::get(&gw, &token, "/usage").await;
+    assert_eq!(s, 200, "{usage}");
+    assert_eq!(usage["data"]["daily_used"], accepted, "{usage}");
+    assert_eq!(usage["data"]["monthly_used"], accepted, "{usage}");
+}
+
+#[tokio::test]
 async fn limits_config_errors_name_the_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("wago.toml");
