@@ -149,7 +149,7 @@ async fn sends_refused_by_the_request_rate_never_reach_the_guard_s_counts() {
             .await
             .expect("send");
         match r.status().as_u16() {
-            200 | 201 | 202 => accepted += 1,
+            200..=202 => accepted += 1,
             429 => {
                 let v: Value = r.json().await.expect("json");
                 assert_eq!(
