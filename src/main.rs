@@ -153,6 +153,8 @@ fn init_tracing(filter: &str) {
         .parse::<Targets>()
         .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
     tracing_subscriber::fmt()
+        // The builder's own default is INFO; `targets` alone decides.
+        .with_max_level(tracing::level_filters::LevelFilter::TRACE)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .finish()
