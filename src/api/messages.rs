@@ -37,30 +37,7 @@ pub async fn list(
     req: Request<Incoming>,
     rec: SessionRecord,
 ) -> Result<Response<Body>, ApiError> {
-    let q = query::pairs(req.uri().query());
-    let chat = match query::get(&q, "chat").filter(|c| !c.is_empty()) {
-        Some(c) => Some(
-            crate::engine::jid::normalize(c).map_err(|e| ApiError::field("chat", e.to_string()))?,
-        ),
-        None => None,
-    };
-    let after = match query::get(&q, "after").filter(|a| !a.is_empty()) {
-        Some(a) => a.parse::<u64>().map_err(|_| {
-            ApiError::field(
-                "after",
-                "must be a whole number (a Seq from an earlier page)",
-            )
-        })?,
-        None => 0,
-    };
-    let max = crate::store::messages::MAX_PAGE;
-    let limit = match query::get(&q, "limit").filter(|l| !l.is_empty()) {
-        Some(l) => match l.parse::<usize>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => return Err(ApiError::field("limit", format!("must be 1 to {max}"))),
-        },
-        None => DEFAULT_PAGE,
-    };
+    let Page { chat, after, limit } = page(&req, "a Seq from an earlier page")?;
     let msgs = app
         .store
         .list_messages(&rec.id, chat.as_deref(), after, limit)
@@ -90,4 +67,41 @@ pub fn not_found(field: &str, id: &str) -> ApiError {
     );
     e.details = Some(Box::new(json!({ "field": field, "id": id })));
     e
+}
+
+/// A page of the message log as its query asks: `chat`, `after`, `limit`.
+pub(super) struct Page {
+    /// The chat's JID, if the query names one.
+    pub chat: Option<String>,
+    /// The cursor: entries after this position.
+    pub after: u64,
+    /// How many entries, 1 to `MAX_PAGE`.
+    pub limit: usize,
+}
+
+/// Reads `?chat=&after=&limit=`; `cursor` names what `after` takes in the
+/// dialect's words (its 422 says so).
+pub(super) fn page<B>(req: &Request<B>, cursor: &str) -> Result<Page, ApiError> {
+    let q = query::pairs(req.uri().query());
+    let chat = match query::get(&q, "chat").filter(|c| !c.is_empty()) {
+        Some(c) => Some(
+            crate::engine::jid::normalize(c).map_err(|e| ApiError::field("chat", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let after = match query::get(&q, "after").filter(|a| !a.is_empty()) {
+        Some(a) => a
+            .parse::<u64>()
+            .map_err(|_| ApiError::field("after", format!("must be a whole number ({cursor})")))?,
+        None => 0,
+    };
+    let max = crate::store::messages::MAX_PAGE;
+    let limit = match query::get(&q, "limit").filter(|l| !l.is_empty()) {
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => return Err(ApiError::field("limit", format!("must be 1 to {max}"))),
+        },
+        None => DEFAULT_PAGE,
+    };
+    Ok(Page { chat, after, limit })
 }

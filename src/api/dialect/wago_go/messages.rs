@@ -4,9 +4,9 @@
 //! (stable across restarts, unlike the original's in-memory counter), so
 //! `after=<id>` continues where a page ended.
 
-use super::super::super::messages::DEFAULT_PAGE;
+use super::super::super::App;
+use super::super::super::messages::{Page, page};
 use super::super::super::reply::{ApiError, Body, json_response};
-use super::super::super::{App, query};
 use crate::store::SessionRecord;
 use crate::wire::wago_go::{Item, item};
 use hyper::body::Incoming;
@@ -18,30 +18,12 @@ pub async fn list(
     req: Request<Incoming>,
     rec: SessionRecord,
 ) -> Result<Response<Body>, ApiError> {
-    let q = query::pairs(req.uri().query());
-    let chat = match query::get(&q, "chat").filter(|c| !c.is_empty()) {
-        Some(c) => Some(
-            crate::engine::jid::normalize(c).map_err(|e| ApiError::field("chat", e.to_string()))?,
-        ),
-        None => None,
-    };
-    let mut after = match query::get(&q, "after").filter(|a| !a.is_empty()) {
-        Some(a) => a.parse::<u64>().map_err(|_| {
-            ApiError::field(
-                "after",
-                "must be a whole number (an id from an earlier page)",
-            )
-        })?,
-        None => 0,
-    };
+    let Page {
+        chat,
+        mut after,
+        limit,
+    } = page(&req, "an id from an earlier page")?;
     let max = crate::store::messages::MAX_PAGE;
-    let limit = match query::get(&q, "limit").filter(|l| !l.is_empty()) {
-        Some(l) => match l.parse::<usize>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => return Err(ApiError::field("limit", format!("must be 1 to {max}"))),
-        },
-        None => DEFAULT_PAGE,
-    };
     // Outbound messages share the log; pages are filled with inbound ones.
     let mut items: Vec<Item> = Vec::new();
     while items.len() < limit {
