@@ -409,6 +409,11 @@ async fn a_call_that_rang_while_the_box_was_offline_is_missed() {
     let me = sim.phone().jid();
     let (s, _) = post(&gw, &token, "/session/disconnect", json!({})).await;
     assert_eq!(s, 200);
+    // The API answers before the socket is gone; ring once the server has
+    // seen it end, or the offer goes out on the closing socket and is lost.
+    sim.wait_logged_out(Duration::from_secs(10))
+        .await
+        .expect("the server sees the box go offline");
     let call_id = sim
         .contact(CONTACT)
         .send_call_offer(&me, false)

@@ -338,6 +338,18 @@ impl Simulator {
             .ok_or_else(|| anyhow!("fewer than {n} logged-in connections after {timeout:?}"))
     }
 
+    /// Waits until no connection is logged in as a companion: the server
+    /// has seen every client socket end, so what is sent now waits in the
+    /// offline queue for the next login.
+    pub async fn wait_logged_out(&self, timeout: Duration) -> anyhow::Result<()> {
+        self.shared
+            .wait_until(timeout, |s| {
+                (!s.lock().conns.values().any(|c| c.device.is_some())).then_some(())
+            })
+            .await
+            .ok_or_else(|| anyhow!("a connection is still logged in after {timeout:?}"))
+    }
+
     /// The handshake of every successful login, oldest first (pairing's
     /// own connection is not a login).
     pub fn logins(&self) -> Vec<HandshakeKind> {
