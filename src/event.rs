@@ -1,5 +1,8 @@
 //! The gateway's own event vocabulary: the WaGo filter names clients
-//! subscribe with, and the normalized names carried in payloads.
+//! subscribe with, and the normalized names carried in payloads; the seed
+//! gateways' names ([`names`]) are accepted as filter names too.
+
+pub mod names;
 
 /// WaGo event-filter names.
 pub const WAGO_FILTERS: &[&str] = &[
@@ -46,7 +49,7 @@ pub fn now_ms() -> i64 {
 
 /// Whether `name` may appear in an event filter.
 pub fn is_filter_name(name: &str) -> bool {
-    WAGO_FILTERS.contains(&name) || NORMALIZED.contains(&name)
+    WAGO_FILTERS.contains(&name) || NORMALIZED.contains(&name) || names::is_seed_name(name)
 }
 
 /// The first name of an event filter that may not appear in one: the one
@@ -69,7 +72,7 @@ impl UnknownFilter {
     /// The message with the names that are allowed.
     pub fn with_hint(&self) -> String {
         format!(
-            "{self}; use {} or a normalized name",
+            "{self}; use {}, a normalized name or a WA Gateway or Wawp event name",
             WAGO_FILTERS.join(", ")
         )
     }
@@ -110,6 +113,19 @@ pub fn filter_matches(filter: &[String], normalized: &str) -> bool {
     filter.is_empty()
         || filter.iter().any(|f| {
             f == "All" || f == normalized || wago_filter_of(normalized).is_some_and(|w| f == w)
+        })
+}
+
+/// Whether `filter` selects `normalized` in `chat`: [`filter_matches`], and
+/// a seed name (one that is neither WaGo nor normalized) selects the events
+/// it stands for (`instance.connected` → `session.connected`, `message` →
+/// `message.received`, `group.message_received` → a group's `message.received`).
+pub fn filter_selects(filter: &[String], normalized: &str, chat: Option<&str>) -> bool {
+    filter_matches(filter, normalized)
+        || filter.iter().any(|f| {
+            !WAGO_FILTERS.contains(&f.as_str())
+                && !NORMALIZED.contains(&f.as_str())
+                && names::seed_name_selects(f, normalized, chat)
         })
 }
 
@@ -179,7 +195,54 @@ mod tests {
         assert_eq!(u.to_string(), "unknown event `Nope`");
         assert_eq!(
             u.with_hint(),
-            "unknown event `Nope`; use Message, ReadReceipt, Presence, ChatPresence, Call, LoggedOut, All or a normalized name"
+            "unknown event `Nope`; use Message, ReadReceipt, Presence, ChatPresence, Call, LoggedOut, All, a normalized name or a WA Gateway or Wawp event name"
         );
+    }
+
+    #[test]
+    fn seed_names_are_filter_names_and_select_what_they_stand_for() {
+        let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for n in names::WA_GATEWAY.iter().chain(names::WAWP) {
+            assert!(is_filter_name(n), "{n}");
+        }
+        let dm = Some("1@s.whatsapp.net");
+        let grp = Some("1-2@g.us");
+        let cases: &[(&[&str], &str, Option<&str>, bool)] = &[
+            (&["instance.connected"], "session.connected", None, true),
+            (&["instance.connected"], "session.disconnected", None, false),
+            (
+                &["instance.connection_updated"],
+                "session.logged_out",
+                None,
+                true,
+            ),
+            (&["instance.qr_updated"], "session.qr_updated", None, true),
+            (&["message.status_updated"], "message.read", dm, true),
+            (&["message.status_updated"], "message.received", dm, false),
+            (&["group.message_received"], "message.received", grp, true),
+            (&["group.message_received"], "message.received", dm, false),
+            (&["conversation.updated"], "message.revoked", dm, true),
+            (&["message"], "message.received", dm, true),
+            (&["message"], "message.sent", dm, false),
+            (&["message.ack"], "message.delivered", dm, true),
+            (&["message.ack"], "message.received", dm, false),
+            (
+                &["status.update"],
+                "message.received",
+                Some("status@broadcast"),
+                true,
+            ),
+            (&["status.update"], "message.received", dm, false),
+            // Normalized names keep their meaning exactly.
+            (&["group.updated"], "group.participants.update", grp, false),
+            (&["message.received"], "message.received", grp, true),
+        ];
+        for (filter, name, chat, want) in cases {
+            assert_eq!(
+                filter_selects(&f(filter), name, *chat),
+                *want,
+                "{filter:?} {name} {chat:?}"
+            );
+        }
     }
 }

@@ -180,7 +180,10 @@ pub(in crate::store) fn record_events(
             };
             let job = to_json(&job)?;
             let mut n = 0u32;
-            for sub in subs.iter().filter(|s| s.wants(&ev.session, &ev.event)) {
+            for sub in subs
+                .iter()
+                .filter(|s| s.wants(&ev.session, &ev.event, ev.chat.as_deref()))
+            {
                 jobs.insert((sub.id, seq), job.as_slice())?;
                 n += 1;
                 let st = match stats.entry(sub.id) {

@@ -110,11 +110,11 @@ impl std::fmt::Debug for Subscription {
 }
 
 impl Subscription {
-    /// Whether this subscription wants `event` of `session`.
-    pub fn wants(&self, session: &str, event: &str) -> bool {
+    /// Whether this subscription wants `event` of `session` in `chat`.
+    pub fn wants(&self, session: &str, event: &str, chat: Option<&str>) -> bool {
         self.session.as_deref().is_none_or(|s| s == session)
             && self.format.carries(event)
-            && crate::event::filter_matches(&self.events, event)
+            && crate::event::filter_selects(&self.events, event, chat)
     }
 
     /// The secrets still valid at `now_ms`, newest first.
