@@ -582,3 +582,84 @@ async fn a_subscription_created_while_delivery_is_idle_gets_its_pending_events()
         "exactly the pending ones"
     );
 }
+
+#[tokio::test]
+async fn seed_event_names_filter_a_subscription_by_what_they_stand_for() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::start_with(dir.path(), &fast());
+    let admin = gw.admin_token();
+    let (sid, token) = create_session(&gw, &admin, "till").await;
+    let rx = Receiver::start().await;
+    // WA Gateway (003) and Wawp (001) names, as their receivers subscribe.
+    subscribe(
+        &gw,
+        &token,
+        json!({
+            "WebhookURL": rx.url("/in"),
+            "Events": ["instance.connected", "group.message_received", "message.ack"]
+        }),
+    )
+    .await;
+    let seqs = inject(
+        &gw,
+        &admin,
+        json!([
+            { "Session": sid, "Event": "session.connected", "Payload": {} },
+            { "Session": sid, "Event": "message.received", "Chat": "c@s.whatsapp.net", "Payload": {} },
+            { "Session": sid, "Event": "message.received", "Chat": "120363000000000001@g.us", "Payload": {} },
+            { "Session": sid, "Event": "message.read", "Chat": "c@s.whatsapp.net", "Payload": {} },
+            { "Session": sid, "Event": "presence.update", "Payload": {} },
+            { "Session": sid, "Event": "session.qr_updated", "Payload": {} },
+        ]),
+    )
+    .await;
+    assert_eq!(seqs.len(), 6);
+    let hits = rx.wait_for(3, Duration::from_secs(20)).await;
+    let mut got: Vec<(String, Value)> = hits
+        .iter()
+        .map(|h| {
+            let v = h.json();
+            (
+                v["event"].as_str().expect("event").to_string(),
+                v["metadata"]["chat"].clone(),
+            )
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        vec![
+            ("message.read".to_string(), json!("c@s.whatsapp.net")),
+            (
+                "message.received".to_string(),
+                json!("120363000000000001@g.us")
+            ),
+            ("session.connected".to_string(), Value::Null),
+        ],
+        "only the events the seed names stand for"
+    );
+    // The other three made no job at all: three delivered, none pending.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let st = loop {
+        let (_, st) = common::get(&gw, &token, "/webhook/status").await;
+        if st["data"]["Subscriptions"][0]["Delivered"] == 3 || std::time::Instant::now() > deadline
+        {
+            break st;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let sub = &st["data"]["Subscriptions"][0];
+    assert_eq!(sub["Delivered"], 3, "{st}");
+    assert_eq!(sub["Pending"], 0, "{st}");
+    // A name no gateway uses is still refused, naming the field.
+    let r = client()
+        .post(gw.url("/webhooks"))
+        .header("token", &token)
+        .json(&json!({ "WebhookURL": rx.url("/in"), "Events": ["message", "instance.bogus"] }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["details"]["field"], "Events[1]", "{v}");
+}
